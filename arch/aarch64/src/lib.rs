@@ -1,0 +1,2 @@
+//! AArch64 support (placeholder)
+#![no_std]

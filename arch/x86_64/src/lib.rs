@@ -1,0 +1,2 @@
+//! x86_64 support (placeholder)
+#![no_std]

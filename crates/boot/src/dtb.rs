@@ -1,0 +1,1 @@
+//! Device tree (AArch64): memory, reserved regions, command line, devices. (To be written.)

@@ -1,0 +1,1 @@
+//! QEMU fw_cfg `etc/e820` memory maps (x86_64). (To be written.)

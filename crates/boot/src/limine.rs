@@ -1,0 +1,1 @@
+//! Translation of Limine protocol responses into `BootInfo`. (To be written.)

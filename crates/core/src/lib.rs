@@ -1,0 +1,2 @@
+//! Pecan core (placeholder)
+#![no_std]

@@ -1,0 +1,61 @@
+//! The hardware abstraction layer: traits the arch-neutral core is written against.
+//!
+//! An architecture provides one type implementing [`Hal`]; its associated types name the
+//! per-ISA pieces (user register file, page-table entry format, physical memory access,
+//! MMU and TLB, timer, interrupt controller, console). The core is generic over `H: Hal`;
+//! `pecan-sim` provides a simulated implementation for host tests.
+#![no_std]
+
+pub mod addr;
+pub mod console;
+pub mod context;
+pub mod irq;
+pub mod mem;
+pub mod mmu;
+pub mod pte;
+pub mod timer;
+
+pub use addr::{PAGE_SIZE, PhysAddr, VirtAddr};
+pub use console::Console;
+pub use context::{FaultInfo, UserContext};
+pub use irq::InterruptController;
+pub use mem::PhysMem;
+pub use mmu::{Asid, Mmu};
+pub use pte::{Attrs, MemType, PteFormat, PteKind};
+pub use timer::Timer;
+
+/// One architecture (or the simulator), as the core sees it.
+///
+/// The core holds one value of this type per CPU and reaches the pieces through the
+/// accessors; every method is safe: an implementation keeps its `unsafe` inside.
+pub trait Hal {
+    /// The saved user register file of a thread.
+    type Context: UserContext;
+    /// The page-table entry format.
+    type Pte: PteFormat;
+    /// Access to physical memory (through the kernel's direct map).
+    type Mem: PhysMem;
+    /// Address-space switch and TLB maintenance.
+    type Mmu: Mmu;
+    /// The tick source.
+    type Timer: Timer;
+    /// The interrupt controller.
+    type Irq: InterruptController;
+    /// The kernel console.
+    type Console: Console;
+
+    /// Physical memory.
+    fn mem(&mut self) -> &mut Self::Mem;
+    /// The MMU of this CPU.
+    fn mmu(&mut self) -> &mut Self::Mmu;
+    /// The timer of this CPU.
+    fn timer(&mut self) -> &mut Self::Timer;
+    /// The interrupt controller.
+    fn irq(&mut self) -> &mut Self::Irq;
+    /// The console.
+    fn console(&mut self) -> &mut Self::Console;
+    /// The index of the CPU this code runs on (0 is the boot CPU).
+    fn cpu_id(&self) -> usize;
+    /// Stops the machine with `code` (0: success). Under QEMU, exits QEMU.
+    fn exit(&mut self, code: u32) -> !;
+}

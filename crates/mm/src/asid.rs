@@ -1,0 +1,133 @@
+//! ASID (AArch64) / PCID (x86_64) allocation by generations.
+//!
+//! Each address space remembers the ASID it was given and the generation it was given in.
+//! Activating an address space whose generation is current reuses its ASID with no TLB
+//! maintenance. Otherwise it gets the next free ASID; when they run out, the generation
+//! advances, every ASID becomes free again and the whole TLB must be flushed once. With
+//! no tagging (`count <= 1`) every address space uses ASID 0 and every switch flushes.
+
+use pecan_hal::Asid;
+
+/// The ASID an address space holds, and the generation it was allocated in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AsidTag {
+    asid: u16,
+    generation: u64,
+}
+
+/// What activating an address space needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Activation {
+    /// The ASID to run with.
+    pub asid: Asid,
+    /// The ASID was recycled: drop its stale translations (`flush_asid`).
+    pub flush_asid: bool,
+    /// The generation rolled over: drop every non-global translation (`flush_all`).
+    pub flush_all: bool,
+}
+
+/// Hands out ASIDs `1..count`; ASID 0 is kept for "untagged".
+#[derive(Debug)]
+pub struct AsidAllocator {
+    count: usize,
+    next: u16,
+    generation: u64,
+}
+
+impl AsidAllocator {
+    /// An allocator for hardware with `count` ASIDs (0 or 1: no tagging).
+    pub const fn new(count: usize) -> Self {
+        let count = if count > 65536 { 65536 } else { count };
+        AsidAllocator { count, next: 1, generation: 1 }
+    }
+
+    /// Whether the hardware tags TLB entries.
+    pub const fn tagged(&self) -> bool {
+        self.count > 1
+    }
+
+    /// The current generation (advances on every rollover).
+    pub const fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Chooses the ASID for an address space about to run, updating its `tag`.
+    pub fn activate(&mut self, tag: &mut AsidTag) -> Activation {
+        if !self.tagged() {
+            return Activation { asid: Asid(0), flush_asid: false, flush_all: false };
+        }
+        if tag.generation == self.generation && tag.asid != 0 {
+            return Activation { asid: Asid(tag.asid), flush_asid: false, flush_all: false };
+        }
+        let mut flush_all = false;
+        if self.next as usize >= self.count {
+            self.generation += 1;
+            self.next = 1;
+            flush_all = true;
+        }
+        tag.asid = self.next;
+        tag.generation = self.generation;
+        self.next += 1;
+        // A freshly allocated ASID may still have entries from the address space that held
+        // it in an earlier generation; without a full flush, drop them.
+        Activation { asid: Asid(tag.asid), flush_asid: !flush_all, flush_all }
+    }
+
+    /// The ASID an address space currently holds, if its tag is still valid (to target
+    /// TLB maintenance; an invalid tag has no live translations to flush).
+    pub fn current(&self, tag: &AsidTag) -> Option<Asid> {
+        (self.tagged() && tag.generation == self.generation && tag.asid != 0).then_some(Asid(tag.asid))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn untagged_always_zero() {
+        let mut a = AsidAllocator::new(0);
+        let mut t = AsidTag::default();
+        let act = a.activate(&mut t);
+        assert_eq!(act.asid, Asid(0));
+        assert!(!act.flush_all && !act.flush_asid);
+        assert_eq!(a.current(&t), None);
+    }
+
+    #[test]
+    fn reuse_without_flush() {
+        let mut a = AsidAllocator::new(16);
+        let mut t = AsidTag::default();
+        let first = a.activate(&mut t);
+        assert_eq!(first.asid, Asid(1));
+        assert!(first.flush_asid);
+        for _ in 0..10 {
+            let again = a.activate(&mut t);
+            assert_eq!(again, Activation { asid: Asid(1), flush_asid: false, flush_all: false });
+        }
+        assert_eq!(a.current(&t), Some(Asid(1)));
+    }
+
+    #[test]
+    fn rollover_flushes_once_and_never_shares() {
+        let n = 8;
+        let mut a = AsidAllocator::new(n);
+        let mut tags = [AsidTag::default(); 20];
+        let mut rollovers = 0;
+        for round in 0..5 {
+            for i in 0..tags.len() {
+                let act = a.activate(&mut tags[i]);
+                rollovers += act.flush_all as usize;
+                // No two address spaces of the current generation hold the same ASID.
+                for j in 0..tags.len() {
+                    if j != i && a.current(&tags[j]).is_some() {
+                        assert_ne!(a.current(&tags[j]), Some(act.asid), "round {round}");
+                    }
+                }
+                assert!((1..n as u16).contains(&act.asid.0));
+            }
+        }
+        // 100 activations, 7 ASIDs per generation: 14 rollovers.
+        assert_eq!(rollovers, 100 / (n - 1));
+    }
+}
