@@ -74,7 +74,7 @@ impl<P: PteFormat> PageTable<P> {
         level: usize,
     ) -> Result<(), MapError> {
         let size = level_size(level);
-        if va.0 % size != 0 || pa.0 % size != 0 || level >= P::LEVELS - 1 {
+        if !va.0.is_multiple_of(size) || !pa.0.is_multiple_of(size) || level >= P::LEVELS - 1 {
             return Err(MapError::Misaligned);
         }
         let mut table = self.root;

@@ -10,7 +10,7 @@ use crate::{BootOpts, root};
 /// Builds the kernel for `arch` with the given features; returns the ELF's path.
 pub fn kernel(arch: Arch, features: &str, no_default: bool) -> Result<PathBuf> {
     let root = root();
-    let target_dir = root.join("target/kernel");
+    let target_dir = root.join("target").join(format!("kernel-{}", arch.name()));
     let mut c = Command::new(env!("CARGO"));
     c.current_dir(&root)
         .args(["build", "--release", "--package", arch.kernel_package(), "--target", arch.kernel_target()])
