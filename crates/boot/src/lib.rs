@@ -36,6 +36,8 @@ pub enum BootError {
     NoUsableMemory,
     /// The memory map has more entries than the kernel keeps.
     TooManyRegions,
+    /// The memory map is malformed (truncated entries, ranges that wrap around).
+    CorruptMemoryMap,
     /// QEMU's fw_cfg interface is not there or has no `etc/e820` file.
     NoFwCfg,
     /// A Limine request was not answered (the loader does not speak the protocol).
@@ -46,11 +48,15 @@ pub enum BootError {
 
 impl core::fmt::Display for BootError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Every message names the problem as bad boot information, so that a panic with
+        // it is recognizable whichever loader or parser produced it.
+        f.write_str("bad boot information: ")?;
         f.write_str(match self {
             BootError::BadDtb => "the device tree blob is missing or corrupt (bad magic or header)",
             BootError::NoMemoryInDtb => "the device tree has no usable /memory node",
             BootError::NoUsableMemory => "the memory map has no usable RAM",
             BootError::TooManyRegions => "the memory map has more regions than the kernel keeps",
+            BootError::CorruptMemoryMap => "the memory map is corrupt (truncated or wrapping entries)",
             BootError::NoFwCfg => "QEMU fw_cfg is missing or has no etc/e820 memory map",
             BootError::LimineNoResponse => "the Limine loader did not answer a required request",
             BootError::LimineRevision => "the Limine loader does not support base revision 2",
