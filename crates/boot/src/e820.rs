@@ -113,7 +113,7 @@ pub fn entries(bytes: &[u8]) -> Result<impl Iterator<Item = E820Entry> + '_, Boo
     if bytes.is_empty() {
         return Err(BootError::NoUsableMemory);
     }
-    if bytes.len() % E820_ENTRY_SIZE != 0 {
+    if !bytes.len().is_multiple_of(E820_ENTRY_SIZE) {
         return Err(BootError::CorruptMemoryMap);
     }
     let decode = |c: &[u8]| E820Entry {
