@@ -1,7 +1,6 @@
 //! Address-space switches and TLB maintenance.
 
 use crate::addr::{PhysAddr, VirtAddr};
-use crate::mem::PhysMem;
 
 /// An address-space identifier (x86_64 PCID, AArch64 ASID); 0 means untagged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -12,9 +11,13 @@ pub trait Mmu {
     /// How many ASIDs the hardware offers (0 or 1: no tagging; every switch flushes the
     /// non-global entries).
     fn asid_count(&self) -> usize;
-    /// Prepares a new, zeroed root table for a user address space (x86_64 copies the
-    /// kernel half into it; AArch64 has nothing to do because TTBR1 holds the kernel).
-    fn init_user_root(&mut self, mem: &mut impl PhysMem, root: PhysAddr);
+    /// Prepares a new, zeroed root table for a user address space, writing through the
+    /// kernel's own direct map (x86_64 copies the kernel half into it; AArch64 has nothing
+    /// to do because TTBR1 holds the kernel).
+    fn init_user_root(&mut self, root: PhysAddr);
+    /// Switches to no user address space at all (kernel mappings only), so that the
+    /// current user root can be freed.
+    fn deactivate(&mut self);
     /// Makes `root` the current user address space, tagged with `asid`. When `flush` is
     /// set (the ASID was reused), the ASID's old translations are dropped first.
     fn activate(&mut self, root: PhysAddr, asid: Asid, flush: bool);

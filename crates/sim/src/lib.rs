@@ -1,1 +1,292 @@
-//! Simulated HAL (placeholder)
+//! A simulated machine implementing `pecan_hal::Hal`, for host tests of the core.
+//!
+//! Physical memory is sparse (pages appear when first touched), the MMU keeps a model TLB
+//! that caches translations the way hardware does, so a test can catch a missing flush
+//! ([`Sim::user_access`] after an unmap must fault), the console records what is written,
+//! and interrupt lines have mask bits.
+
+mod context;
+mod pte;
+
+pub use context::SimContext;
+pub use pte::SimPte;
+
+use pecan_hal::{
+    Asid, Attrs, Console, Hal, InterruptController, Mmu, PAGE_SIZE, PhysAddr, PhysMem, PteFormat, PteKind,
+    Timer, VirtAddr,
+};
+use pecan_mm::PageTable;
+use std::collections::{BTreeSet, HashMap};
+
+/// Sparse physical memory.
+#[derive(Default)]
+pub struct SimMem {
+    pages: HashMap<u64, Box<[u8; 4096]>>,
+}
+
+impl SimMem {
+    fn page(&self, pa: u64) -> Option<&[u8; 4096]> {
+        self.pages.get(&(pa / PAGE_SIZE)).map(|b| &**b)
+    }
+
+    fn page_mut(&mut self, pa: u64) -> &mut [u8; 4096] {
+        self.pages.entry(pa / PAGE_SIZE).or_insert_with(|| Box::new([0; 4096]))
+    }
+
+    /// Pages touched so far.
+    pub fn touched(&self) -> usize {
+        self.pages.len()
+    }
+}
+
+impl PhysMem for SimMem {
+    fn read_u64(&self, pa: PhysAddr) -> u64 {
+        assert_eq!(pa.0 % 8, 0, "misaligned read at {:#x}", pa.0);
+        let off = (pa.0 % PAGE_SIZE) as usize;
+        self.page(pa.0).map_or(0, |p| u64::from_le_bytes(p[off..off + 8].try_into().unwrap()))
+    }
+
+    fn write_u64(&mut self, pa: PhysAddr, v: u64) {
+        assert_eq!(pa.0 % 8, 0, "misaligned write at {:#x}", pa.0);
+        let off = (pa.0 % PAGE_SIZE) as usize;
+        self.page_mut(pa.0)[off..off + 8].copy_from_slice(&v.to_le_bytes());
+    }
+
+    fn read_bytes(&self, pa: PhysAddr, buf: &mut [u8]) {
+        for (i, b) in buf.iter_mut().enumerate() {
+            let a = pa.0 + i as u64;
+            *b = self.page(a).map_or(0, |p| p[(a % PAGE_SIZE) as usize]);
+        }
+    }
+
+    fn write_bytes(&mut self, pa: PhysAddr, buf: &[u8]) {
+        for (i, b) in buf.iter().enumerate() {
+            let a = pa.0 + i as u64;
+            self.page_mut(a)[(a % PAGE_SIZE) as usize] = *b;
+        }
+    }
+
+    fn copy(&mut self, dst: PhysAddr, src: PhysAddr, len: usize) {
+        let mut tmp = vec![0u8; len];
+        self.read_bytes(src, &mut tmp);
+        self.write_bytes(dst, &tmp);
+    }
+
+    fn zero(&mut self, pa: PhysAddr, len: usize) {
+        if pa.0 % PAGE_SIZE == 0 && len as u64 == PAGE_SIZE {
+            self.pages.remove(&(pa.0 / PAGE_SIZE));
+            return;
+        }
+        self.write_bytes(pa, &vec![0; len]);
+    }
+}
+
+/// The MMU: the loaded root, a model TLB and counts of what was asked.
+#[derive(Default)]
+pub struct SimMmu {
+    /// Number of ASIDs offered (0: untagged).
+    pub asids: usize,
+    /// The loaded user root and its ASID.
+    pub active: Option<(PhysAddr, Asid)>,
+    /// Cached translations: (asid, page) -> (frame, attrs).
+    pub tlb: HashMap<(u16, u64), (PhysAddr, Attrs)>,
+    /// Address-space switches.
+    pub switches: u64,
+    /// Flushes of all kinds.
+    pub flushes: u64,
+    /// Roots the kernel initialized.
+    pub roots: BTreeSet<u64>,
+}
+
+impl Mmu for SimMmu {
+    fn asid_count(&self) -> usize {
+        self.asids
+    }
+
+    fn init_user_root(&mut self, root: PhysAddr) {
+        self.roots.insert(root.0);
+    }
+
+    fn activate(&mut self, root: PhysAddr, asid: Asid, flush: bool) {
+        self.switches += 1;
+        if self.asids <= 1 {
+            // Untagged: loading a root drops every (non-global) translation.
+            self.tlb.clear();
+        } else if flush {
+            self.tlb.retain(|(a, _), _| *a != asid.0);
+            self.flushes += 1;
+        }
+        self.active = Some((root, asid));
+    }
+
+    fn deactivate(&mut self) {
+        self.active = None;
+        if self.asids <= 1 {
+            self.tlb.clear();
+        }
+    }
+
+    fn flush_page(&mut self, asid: Asid, va: VirtAddr) {
+        self.flushes += 1;
+        self.tlb.remove(&(asid.0, va.0 & !(PAGE_SIZE - 1)));
+    }
+
+    fn flush_asid(&mut self, asid: Asid) {
+        self.flushes += 1;
+        self.tlb.retain(|(a, _), _| *a != asid.0);
+    }
+
+    fn flush_all(&mut self) {
+        self.flushes += 1;
+        self.tlb.clear();
+    }
+}
+
+/// The timer: 1 kHz ticks and a clock the test advances.
+#[derive(Default)]
+pub struct SimTimer {
+    /// Nanoseconds since boot.
+    pub now: u64,
+}
+
+impl Timer for SimTimer {
+    fn tick_hz(&self) -> u64 {
+        1000
+    }
+    fn now_ns(&self) -> u64 {
+        self.now
+    }
+}
+
+/// Interrupt lines with mask bits.
+pub struct SimIrq {
+    /// Masked lines.
+    pub masked: Vec<bool>,
+}
+
+impl InterruptController for SimIrq {
+    fn lines(&self) -> u32 {
+        self.masked.len() as u32
+    }
+    fn is_user_line(&self, line: u32) -> bool {
+        line != 0 && (line as usize) < self.masked.len()
+    }
+    fn mask(&mut self, line: u32) {
+        if let Some(m) = self.masked.get_mut(line as usize) {
+            *m = true;
+        }
+    }
+    fn unmask(&mut self, line: u32) {
+        if let Some(m) = self.masked.get_mut(line as usize) {
+            *m = false;
+        }
+    }
+}
+
+/// A console that records.
+#[derive(Default)]
+pub struct SimConsole {
+    /// Everything written.
+    pub out: Vec<u8>,
+}
+
+impl Console for SimConsole {
+    fn write(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+    }
+}
+
+/// The simulated machine.
+pub struct Sim {
+    /// Memory.
+    pub mem: SimMem,
+    /// MMU.
+    pub mmu: SimMmu,
+    /// Timer.
+    pub timer: SimTimer,
+    /// Interrupt controller.
+    pub irq: SimIrq,
+    /// Console.
+    pub console: SimConsole,
+}
+
+/// Why a simulated user access failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccessFault {
+    /// No translation (a page fault).
+    NotMapped,
+    /// Mapped, but not for this access.
+    Denied,
+}
+
+impl Sim {
+    /// A machine with `asids` ASIDs (0: untagged) and 64 interrupt lines.
+    pub fn new(asids: usize) -> Self {
+        Sim {
+            mem: SimMem::default(),
+            mmu: SimMmu { asids, ..Default::default() },
+            timer: SimTimer::default(),
+            irq: SimIrq { masked: vec![true; 64] },
+            console: SimConsole::default(),
+        }
+    }
+
+    /// A user-mode access to `va` in the loaded address space, through the model TLB as
+    /// hardware would: a cached translation is used even if the page table changed.
+    pub fn user_access(&mut self, va: u64, write: bool) -> Result<PhysAddr, AccessFault> {
+        let (root, asid) = self.mmu.active.ok_or(AccessFault::NotMapped)?;
+        let page = va & !(PAGE_SIZE - 1);
+        let hit = self.mmu.tlb.get(&(asid.0, page)).copied();
+        let (frame, attrs) = match hit {
+            Some(e) => e,
+            None => {
+                let (pa, attrs) = PageTable::<SimPte>::new(root)
+                    .lookup(&self.mem, VirtAddr(page))
+                    .ok_or(AccessFault::NotMapped)?;
+                self.mmu.tlb.insert((asid.0, page), (pa, attrs));
+                (pa, attrs)
+            }
+        };
+        if !attrs.user || (write && !attrs.write) {
+            return Err(AccessFault::Denied);
+        }
+        Ok(frame.add(va % PAGE_SIZE))
+    }
+}
+
+impl Hal for Sim {
+    type Context = SimContext;
+    type Pte = SimPte;
+    type Mem = SimMem;
+    type Mmu = SimMmu;
+    type Timer = SimTimer;
+    type Irq = SimIrq;
+    type Console = SimConsole;
+
+    fn mem(&mut self) -> &mut SimMem {
+        &mut self.mem
+    }
+    fn mmu(&mut self) -> &mut SimMmu {
+        &mut self.mmu
+    }
+    fn timer(&mut self) -> &mut SimTimer {
+        &mut self.timer
+    }
+    fn irq(&mut self) -> &mut SimIrq {
+        &mut self.irq
+    }
+    fn console(&mut self) -> &mut SimConsole {
+        &mut self.console
+    }
+    fn cpu_id(&self) -> usize {
+        0
+    }
+    fn exit(&mut self, code: u32) -> ! {
+        panic!("simulated machine exit with code {code}")
+    }
+}
+
+/// Decodes a PTE for tests.
+pub fn decode(raw: u64, level: usize) -> PteKind {
+    SimPte::decode(raw, level)
+}

@@ -1,0 +1,15 @@
+//! IPC gates: a capability-named entry point bound to one receiving thread, with a label.
+
+use crate::obj::table::Handle;
+
+/// An IPC gate (seed 002: "IPC Gate is bound to Receiver (Thread) ... Add a Label").
+#[derive(Clone, Copy, Debug)]
+pub struct Gate {
+    /// The thread receiving through this gate (`None`: unbound). Checked for liveness on
+    /// every use, so a deleted receiver reads as unbound.
+    pub receiver: Option<Handle>,
+    /// The label reported to the receiver with every message through this gate.
+    pub label: u64,
+    /// The factory the gate is charged to.
+    pub charged_to: Handle,
+}

@@ -1,0 +1,182 @@
+//! A fixed-capacity object table with a generation per slot.
+//!
+//! Objects are named by a [`Handle`]: a slot index and the slot's generation when the
+//! object was created. Freeing a slot advances its generation, so every handle (and every
+//! capability holding one) to the old object becomes stale and is refused, never
+//! dereferenced: seed 001's thread-ID version check, for every object type. Storage is
+//! reserved once, so an object never moves (the arch's entry code may keep pointers to a
+//! thread's saved registers).
+
+extern crate alloc;
+use alloc::vec::Vec;
+
+/// A slot index plus the generation of the object in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Handle {
+    /// Slot index.
+    pub idx: u32,
+    /// Generation.
+    pub generation: u32,
+}
+
+struct Slot<T> {
+    generation: u32,
+    value: Option<T>,
+    next_free: u32,
+}
+
+const NONE: u32 = u32::MAX;
+
+/// A table of at most `capacity` objects of type `T`.
+pub struct Table<T> {
+    slots: Vec<Slot<T>>,
+    capacity: usize,
+    free_head: u32,
+    live: usize,
+    growable: bool,
+}
+
+impl<T> Table<T> {
+    /// An empty table that will hold at most `capacity` objects. Returns `None` if the
+    /// memory for it cannot be reserved.
+    pub fn with_capacity(capacity: usize) -> Option<Self> {
+        let mut slots = Vec::new();
+        slots.try_reserve_exact(capacity).ok()?;
+        Some(Table { slots, capacity, free_head: NONE, live: 0, growable: false })
+    }
+
+    /// An empty table that grows on demand up to `capacity` objects. Its objects may move
+    /// when it grows: use it only for objects nobody keeps pointers to.
+    pub fn growable(capacity: usize) -> Self {
+        Table { slots: Vec::new(), capacity, free_head: NONE, live: 0, growable: true }
+    }
+
+    /// Number of live objects.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// Whether the table holds no object.
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// The most objects the table can hold.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Whether another object fits.
+    pub fn has_room(&self) -> bool {
+        self.free_head != NONE || self.slots.len() < self.capacity
+    }
+
+    /// Inserts `value`; `Err(value)` if the table is full.
+    pub fn insert(&mut self, value: T) -> Result<Handle, T> {
+        if self.free_head != NONE {
+            let idx = self.free_head;
+            let slot = &mut self.slots[idx as usize];
+            self.free_head = slot.next_free;
+            slot.value = Some(value);
+            self.live += 1;
+            return Ok(Handle { idx, generation: slot.generation });
+        }
+        if self.slots.len() >= self.capacity {
+            return Err(value);
+        }
+        if self.growable && self.slots.len() == self.slots.capacity() && self.slots.try_reserve(1).is_err() {
+            return Err(value);
+        }
+        let idx = self.slots.len() as u32;
+        // A fixed table never reallocates: its capacity was reserved up front.
+        self.slots.push(Slot { generation: 1, value: Some(value), next_free: NONE });
+        self.live += 1;
+        Ok(Handle { idx, generation: 1 })
+    }
+
+    /// Removes the object named by `h` and returns it; the slot's generation advances.
+    pub fn remove(&mut self, h: Handle) -> Option<T> {
+        let slot = self.slots.get_mut(h.idx as usize)?;
+        if slot.generation != h.generation {
+            return None;
+        }
+        let v = slot.value.take()?;
+        slot.generation = slot.generation.wrapping_add(1).max(1);
+        slot.next_free = self.free_head;
+        self.free_head = h.idx;
+        self.live -= 1;
+        Some(v)
+    }
+
+    /// The object named by `h`, if it is still alive.
+    #[inline(always)]
+    pub fn get(&self, h: Handle) -> Option<&T> {
+        let slot = self.slots.get(h.idx as usize)?;
+        if slot.generation != h.generation {
+            return None;
+        }
+        slot.value.as_ref()
+    }
+
+    /// The object named by `h`, mutably, if it is still alive.
+    #[inline(always)]
+    pub fn get_mut(&mut self, h: Handle) -> Option<&mut T> {
+        let slot = self.slots.get_mut(h.idx as usize)?;
+        if slot.generation != h.generation {
+            return None;
+        }
+        slot.value.as_mut()
+    }
+
+    /// Whether `h` names a live object.
+    pub fn contains(&self, h: Handle) -> bool {
+        self.get(h).is_some()
+    }
+
+    /// Every live object with its handle.
+    pub fn iter(&self) -> impl Iterator<Item = (Handle, &T)> {
+        self.slots.iter().enumerate().filter_map(|(i, s)| {
+            s.value.as_ref().map(|v| (Handle { idx: i as u32, generation: s.generation }, v))
+        })
+    }
+
+    /// Handles of every live object.
+    pub fn handles(&self) -> Vec<Handle> {
+        self.iter().map(|(h, _)| h).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generations_make_old_handles_stale() {
+        let mut t = Table::with_capacity(2).unwrap();
+        let a = t.insert("a").unwrap();
+        let b = t.insert("b").unwrap();
+        assert_eq!(t.insert("c"), Err("c"));
+        assert_eq!(t.remove(a), Some("a"));
+        assert_eq!(t.get(a), None);
+        assert_eq!(t.remove(a), None);
+        let c = t.insert("c").unwrap();
+        assert_eq!(c.idx, a.idx);
+        assert_ne!(c.generation, a.generation);
+        assert_eq!(t.get(a), None, "stale handle never reaches the new object");
+        assert_eq!(t.get(c), Some(&"c"));
+        assert_eq!(t.get(b), Some(&"b"));
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.get(Handle { idx: 99, generation: 1 }), None);
+    }
+
+    #[test]
+    fn never_moves() {
+        let mut t = Table::with_capacity(100).unwrap();
+        let first = t.insert(7u64).unwrap();
+        let p = t.get(first).unwrap() as *const u64;
+        for i in 0..99 {
+            t.insert(i).unwrap();
+        }
+        assert_eq!(p, t.get(first).unwrap() as *const u64);
+    }
+}

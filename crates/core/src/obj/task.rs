@@ -1,0 +1,40 @@
+//! Tasks: an address space (page table, ASID, mapping records) and a capability space.
+
+extern crate alloc;
+use alloc::collections::BTreeMap;
+use pecan_hal::PhysAddr;
+use pecan_mm::AsidTag;
+
+use crate::mdb::NodeId;
+use crate::obj::cap::CapSpace;
+use crate::obj::table::Handle;
+
+/// What a user page of a task is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VmEntry {
+    /// A mapping recorded in the mapping database.
+    Node(NodeId),
+    /// The UTCB of one of the task's threads (kernel-owned, not mappable or unmappable by
+    /// user space).
+    Utcb(Handle),
+}
+
+/// A task.
+pub struct Task {
+    /// Root of the page table.
+    pub root: PhysAddr,
+    /// The ASID/PCID the address space holds.
+    pub asid: AsidTag,
+    /// The capability space.
+    pub caps: CapSpace,
+    /// Every user page mapped in the address space, by page address.
+    pub vm: BTreeMap<u64, VmEntry>,
+    /// Page-table frames allocated for the address space (root included).
+    pub pt_frames: u64,
+    /// Threads running in the task.
+    pub threads: u32,
+    /// The factory the task (and its page tables and mappings) is charged to.
+    pub charged_to: Handle,
+    /// The root task: owns all physical memory through its window.
+    pub is_root: bool,
+}

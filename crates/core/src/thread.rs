@@ -1,0 +1,175 @@
+//! The thread control block and the IPC states a thread can be in.
+
+use pecan_hal::PhysAddr;
+
+use crate::list::{Linked, Links, List, Which};
+use crate::obj::table::Handle;
+
+/// What a receiving thread accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Filter {
+    /// Open wait: any gate bound to it, any IRQ attached to it.
+    Any,
+    /// Closed wait on one gate bound to it.
+    Gate(Handle),
+    /// Closed wait on one sending thread.
+    Thread(Handle),
+    /// Closed wait on one IRQ attached to it.
+    Irq(Handle),
+    /// Closed wait on nobody: sleep until the timeout.
+    Nil,
+}
+
+/// Where the message of a sending thread comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// The sender's own registers and UTCB (a system call).
+    User,
+    /// A message the kernel made on the thread's behalf (page fault, exception), held in
+    /// [`Tcb::kmsg`]; the thread is not in a system call and its registers stay untouched.
+    Kernel,
+}
+
+/// A thread's state. Exactly one; a blocked thread is in at most one wait list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Not runnable: never started, suspended, or stopped after an unhandled fault.
+    Inactive,
+    /// Runnable (or running).
+    Ready,
+    /// Blocked in a send phase, in `receiver`'s send queue.
+    Sending {
+        /// The gate the message goes through.
+        gate: Handle,
+        /// The thread the gate is bound to.
+        receiver: Handle,
+        /// After the send, wait for the reply (call).
+        call: bool,
+        /// Where the message is.
+        source: Source,
+    },
+    /// Blocked in a receive phase (open or closed wait, or sleep).
+    Receiving(Filter),
+    /// Blocked waiting for the reply of `callee` (the receive phase of a call), in the
+    /// callee's `blocked_on_me` list.
+    WaitReply {
+        /// The thread that received the call.
+        callee: Handle,
+        /// The call was a kernel-made fault message: the reply resumes the thread instead
+        /// of completing a system call.
+        source: Source,
+    },
+}
+
+impl State {
+    /// Whether the thread is blocked in IPC.
+    pub fn is_blocked(&self) -> bool {
+        !matches!(self, State::Inactive | State::Ready)
+    }
+}
+
+/// A kernel-made message (page fault or exception), sent on a faulting thread's behalf.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KernelMsg {
+    /// The message tag.
+    pub tag: u64,
+    /// Its words.
+    pub words: [u64; 5],
+}
+
+/// The thread control block.
+pub struct Tcb<C> {
+    /// IPC and scheduling state.
+    pub state: State,
+    /// Scheduling priority, 0 (lowest) to 255.
+    pub prio: u8,
+    /// The task (address space and capability space) the thread runs in.
+    pub task: Handle,
+    /// Saved user registers.
+    pub ctx: C,
+    /// The frame holding the UTCB.
+    pub utcb_frame: PhysAddr,
+    /// Where the UTCB is mapped in the task.
+    pub utcb_va: u64,
+    /// Time-slice length in ticks.
+    pub timeslice: u32,
+    /// Threads blocked sending to this thread, in arrival order.
+    pub send_queue: List,
+    /// Threads waiting for this thread's reply or closed-waiting for a message from it.
+    pub blocked_on_me: List,
+    /// The implicit reply capability: the caller and its call number.
+    pub reply_to: Option<(Handle, u32)>,
+    /// Number of calls this thread made (names one call for the reply capability).
+    pub call_count: u32,
+    /// IRQ objects attached to this thread that fired and wait to be delivered.
+    pub pending_irqs: List,
+    /// Links in a wait list.
+    pub wait_links: Links,
+    /// Links in a ready list.
+    pub ready_links: Links,
+    /// Links in a timeout-wheel bucket.
+    pub timer_links: Links,
+    /// The tick at which the current timeout expires.
+    pub timeout_at: u64,
+    /// Advanced whenever the thread blocks or wakes: a wheel entry is live only while it
+    /// matches `timeout_epoch`.
+    pub block_epoch: u64,
+    /// The block epoch the armed timeout belongs to.
+    pub timeout_epoch: u64,
+    /// Capability selector (in the thread's task) of the page-fault handler.
+    pub pager: u64,
+    /// Capability selector (in the thread's task) of the exception handler.
+    pub exc_handler: u64,
+    /// A kernel-made message being sent.
+    pub kmsg: KernelMsg,
+    /// The factory the thread is charged to.
+    pub charged_to: Handle,
+}
+
+impl<C> Tcb<C> {
+    /// A new inactive thread.
+    pub fn new(task: Handle, ctx: C, utcb_frame: PhysAddr, utcb_va: u64, charged_to: Handle) -> Self {
+        Tcb {
+            state: State::Inactive,
+            prio: crate::sched::DEFAULT_PRIO,
+            task,
+            ctx,
+            utcb_frame,
+            utcb_va,
+            timeslice: crate::sched::DEFAULT_TIMESLICE,
+            send_queue: List::new(),
+            blocked_on_me: List::new(),
+            reply_to: None,
+            call_count: 0,
+            pending_irqs: List::new(),
+            wait_links: Links::default(),
+            ready_links: Links::default(),
+            timer_links: Links::default(),
+            timeout_at: 0,
+            block_epoch: 0,
+            timeout_epoch: u64::MAX,
+            pager: 0,
+            exc_handler: 0,
+            kmsg: KernelMsg::default(),
+            charged_to,
+        }
+    }
+}
+
+impl<C> Linked for Tcb<C> {
+    fn links(&mut self, w: Which) -> &mut Links {
+        match w {
+            Which::Wait => &mut self.wait_links,
+            Which::Ready => &mut self.ready_links,
+            Which::Timer | Which::Irq => &mut self.timer_links,
+        }
+    }
+
+    fn links_ref(&self, w: Which) -> &Links {
+        match w {
+            Which::Wait => &self.wait_links,
+            Which::Ready => &self.ready_links,
+            Which::Timer | Which::Irq => &self.timer_links,
+        }
+    }
+}
