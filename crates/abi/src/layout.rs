@@ -9,8 +9,10 @@ pub const USER_IMAGE_BASE: u64 = 0x0040_0000;
 
 /// In the root task, all usable physical memory appears at `ROOT_PHYS_BASE + pa`.
 pub const ROOT_PHYS_BASE: u64 = 0x0000_4000_0000_0000;
-/// The root task's boot information page.
+/// The root task's boot information page (and, in every other task, its start page).
 pub const ROOT_BOOTINFO: u64 = 0x0000_3fff_0000_0000;
+/// Where a task's start information ([`StartInfo`]) is mapped read-only.
+pub const START_INFO: u64 = ROOT_BOOTINFO;
 /// The root task's UTCB.
 pub const ROOT_UTCB: u64 = 0x0000_3fff_0001_0000;
 /// The top of the root task's initial stack.
@@ -120,3 +122,31 @@ impl BootInfo {
 }
 
 const _: () = assert!(core::mem::size_of::<BootInfo>() <= 4096);
+
+/// Magic number at the start of [`StartInfo`].
+pub const STARTINFO_MAGIC: u64 = 0x5045_4341_4e53_4931; // "PECANSI1"
+
+/// What a loader tells a task it starts (mapped read-only at `START_INFO`; the first
+/// thread gets its address as argument).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct StartInfo {
+    /// `STARTINFO_MAGIC`.
+    pub magic: u64,
+    /// The first thread's UTCB address.
+    pub utcb: u64,
+    /// Number of valid entries in `args`.
+    pub argc: u64,
+    /// Arguments.
+    pub args: [u64; 16],
+    /// NUL-padded program name.
+    pub name: [u8; 32],
+    /// `ARCH_X86_64` or `ARCH_AARCH64`.
+    pub arch: u64,
+    /// Timer ticks per second.
+    pub tick_hz: u64,
+    /// First free address the loader left for the task's own use (heap grows from here).
+    pub heap_base: u64,
+    /// Bytes at `heap_base` the pager will back on demand.
+    pub heap_size: u64,
+}

@@ -26,6 +26,9 @@ pub const MAX_STRING_BUFFERS: usize = (BR_COUNT - BR_STRINGS) / 2;
 pub const TCR_ERROR: usize = 0;
 /// TCR1: the gate label of the last message received (kept by the user library).
 pub const TCR_LABEL: usize = 1;
+/// TCR2: the UTCB's own user address (written by the kernel when the thread is created; on
+/// x86_64 the user library reads it FS-relative, since the thread's FS base is its UTCB).
+pub const TCR_SELF: usize = 2;
 /// TCR8..: free for the thread's own use (thread-local words).
 pub const TCR_USER: usize = 8;
 

@@ -1,0 +1,42 @@
+//! AArch64 system calls.
+//!
+//! Register protocol (`SVC #0`): x0 = control word (out: status), x1 = capability selector
+//! (out: gate label), x2 = tag (out: tag), x3..x10 = message registers 0..7 (in and out).
+//! Every other register, including the FP/SIMD registers, is preserved. TPIDR_EL0 holds the
+//! address of the thread's UTCB.
+
+use super::Regs;
+use core::arch::asm;
+
+/// Performs a system call.
+#[inline(always)]
+pub fn syscall(r: &mut Regs) {
+    // SAFETY: the kernel preserves every register not named here and touches no user
+    // memory other than the UTCB, which Rust code only reaches through volatile accesses.
+    unsafe {
+        asm!(
+            "svc #0",
+            inlateout("x0") r.r0,
+            inlateout("x1") r.r1,
+            inlateout("x2") r.r2,
+            inlateout("x3") r.mr[0],
+            inlateout("x4") r.mr[1],
+            inlateout("x5") r.mr[2],
+            inlateout("x6") r.mr[3],
+            inlateout("x7") r.mr[4],
+            inlateout("x8") r.mr[5],
+            inlateout("x9") r.mr[6],
+            inlateout("x10") r.mr[7],
+            options(nostack),
+        );
+    }
+}
+
+/// The address of the running thread's UTCB (TPIDR_EL0).
+#[inline(always)]
+pub fn utcb_base() -> usize {
+    let v: usize;
+    // SAFETY: reading TPIDR_EL0 has no side effects.
+    unsafe { asm!("mrs {}, tpidr_el0", out(reg) v, options(nostack, nomem, preserves_flags)) };
+    v
+}
