@@ -1,2 +1,56 @@
-//! x86_64 support (placeholder)
+//! x86_64 support for Pecan: boot from U-Boot and Limine, the kernel's page tables, GDT,
+//! IDT and trap entry, 16550 console, ACPI and fw_cfg discovery, local APIC timer, IOAPIC,
+//! and the `Hal` / `Machine` implementations.
+//!
+//! The pure parts (entry formats, register file, fault report, ACPI parsing, IDT gates)
+//! build and are tested on the host; everything that touches the machine is compiled
+//! only for the bare-metal target.
 #![no_std]
+
+pub mod acpi;
+pub mod context;
+pub mod fault;
+pub mod idt;
+pub mod layout;
+pub mod pte;
+
+// Everything below touches the machine: built for the bare-metal target only.
+#[cfg(all(target_arch = "x86_64", target_os = "none"))]
+pub mod boot;
+#[cfg(all(target_arch = "x86_64", target_os = "none"))]
+pub mod cell;
+#[cfg(all(target_arch = "x86_64", target_os = "none"))]
+pub mod cpu;
+#[cfg(all(target_arch = "x86_64", target_os = "none"))]
+pub mod exit;
+#[cfg(all(target_arch = "x86_64", target_os = "none"))]
+pub mod fwcfg;
+#[cfg(all(target_arch = "x86_64", target_os = "none"))]
+pub mod gdt;
+#[cfg(all(target_arch = "x86_64", target_os = "none"))]
+pub mod hal;
+#[cfg(all(target_arch = "x86_64", target_os = "none"))]
+pub mod ioapic;
+#[cfg(all(target_arch = "x86_64", target_os = "none"))]
+pub mod lapic;
+#[cfg(all(target_arch = "x86_64", target_os = "none"))]
+pub mod machine;
+#[cfg(all(target_arch = "x86_64", target_os = "none"))]
+pub mod mmu;
+#[cfg(all(target_arch = "x86_64", target_os = "none"))]
+pub mod paging;
+#[cfg(all(target_arch = "x86_64", target_os = "none"))]
+pub mod percpu;
+#[cfg(all(target_arch = "x86_64", target_os = "none"))]
+pub mod pic;
+#[cfg(all(target_arch = "x86_64", target_os = "none"))]
+pub mod pit;
+#[cfg(all(target_arch = "x86_64", target_os = "none"))]
+pub mod serial;
+#[cfg(all(target_arch = "x86_64", target_os = "none"))]
+pub mod trap;
+
+pub use context::{Context, TrapFrame};
+#[cfg(all(target_arch = "x86_64", target_os = "none"))]
+pub use hal::X86;
+pub use pte::X86Pte;

@@ -5,6 +5,10 @@
 //! responses) live here, as pure functions tested on the host.
 #![no_std]
 
+#[cfg(any(test, feature = "std"))]
+extern crate std;
+
+pub mod bootfs;
 pub mod cmdline;
 pub mod dtb;
 pub mod e820;

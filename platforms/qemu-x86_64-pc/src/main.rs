@@ -1,7 +1,46 @@
-//! Kernel (placeholder)
+//! The Pecan kernel for QEMU's x86_64 `pc` machine.
+//!
+//! U-Boot's `bootelf -p` enters the physical stub of `pecan_x86_64::boot` (the ELF's
+//! e_entry), which calls [`pecan_uboot_main`] in the higher half; a Limine loader enters
+//! through the entry-point request in [`limine`]. Both finish arch initialization, build
+//! the `BootInfo` and run the arch-neutral kernel.
 #![no_std]
 #![no_main]
+
+mod limine;
+
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use pecan_kernel::ExitCode;
+use pecan_x86_64::X86;
+
+/// The Rust entry from U-Boot's stub: `argc`/`argv` are `bootelf`'s arguments (physical
+/// pointers), `uboot_sp` is U-Boot's stack pointer at the call.
+#[unsafe(no_mangle)]
+extern "C" fn pecan_uboot_main(argc: usize, argv: u64, uboot_sp: u64) -> ! {
+    let (mut m, info) = pecan_x86_64::boot::from_uboot(argc, argv, uboot_sp);
+    pecan_kernel::start(&mut m, &info)
+}
+
+static PANICKING: AtomicBool = AtomicBool::new(false);
+
+/// Prints `panicked at <file>:<line>:<col>:` and the message straight to the console (not
+/// through the logger), then exits with `ExitCode::Panic`.
 #[panic_handler]
-fn panic(_: &core::panic::PanicInfo) -> ! {
-    loop {}
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    // SAFETY: `cli` only keeps interrupts out while the machine stops.
+    unsafe { core::arch::asm!("cli", options(nomem, nostack)) };
+    if PANICKING.swap(true, Ordering::SeqCst) {
+        // A panic while panicking: stop without printing more.
+        pecan_x86_64::exit::qemu_exit(ExitCode::Panic as u32);
+    }
+    let w = pecan_x86_64::serial::write_bytes;
+    match info.location() {
+        Some(l) => pecan_kernel::console::write_fmt(
+            w,
+            format_args!("\npanicked at {}:{}:{}:\n{}\n", l.file(), l.line(), l.column(), info.message()),
+        ),
+        None => pecan_kernel::console::write_fmt(w, format_args!("\npanicked:\n{}\n", info.message())),
+    }
+    pecan_kernel::exit::exit(&mut X86::new(), ExitCode::Panic)
 }

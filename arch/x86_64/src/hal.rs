@@ -1,0 +1,74 @@
+//! `pecan_hal::Hal` for x86_64: the machine as the core sees it.
+
+use pecan_hal::{Hal, Timer};
+
+use crate::context::Context;
+use crate::ioapic::X86Irq;
+use crate::mmu::X86Mmu;
+use crate::paging::PhysmapMem;
+use crate::pte::X86Pte;
+use crate::serial::SerialConsole;
+
+/// The local APIC timer's tick and the TSC clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ApicTimer;
+
+impl Timer for ApicTimer {
+    fn tick_hz(&self) -> u64 {
+        crate::lapic::TICK_HZ
+    }
+
+    fn now_ns(&self) -> u64 {
+        crate::lapic::now_ns()
+    }
+}
+
+/// The x86_64 machine. Every part is a handle on per-CPU or global hardware state, so
+/// the value is free to create (the trap and panic paths make their own).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct X86 {
+    mem: PhysmapMem,
+    mmu: X86Mmu,
+    timer: ApicTimer,
+    irq: X86Irq,
+    console: SerialConsole,
+}
+
+impl X86 {
+    /// A handle on the machine.
+    pub const fn new() -> Self {
+        X86 { mem: PhysmapMem, mmu: X86Mmu, timer: ApicTimer, irq: X86Irq, console: SerialConsole }
+    }
+}
+
+impl Hal for X86 {
+    type Context = Context;
+    type Pte = X86Pte;
+    type Mem = PhysmapMem;
+    type Mmu = X86Mmu;
+    type Timer = ApicTimer;
+    type Irq = X86Irq;
+    type Console = SerialConsole;
+
+    fn mem(&mut self) -> &mut PhysmapMem {
+        &mut self.mem
+    }
+    fn mmu(&mut self) -> &mut X86Mmu {
+        &mut self.mmu
+    }
+    fn timer(&mut self) -> &mut ApicTimer {
+        &mut self.timer
+    }
+    fn irq(&mut self) -> &mut X86Irq {
+        &mut self.irq
+    }
+    fn console(&mut self) -> &mut SerialConsole {
+        &mut self.console
+    }
+    fn cpu_id(&self) -> usize {
+        crate::percpu::cpu_id()
+    }
+    fn exit(&mut self, code: u32) -> ! {
+        crate::exit::qemu_exit(code)
+    }
+}

@@ -1,0 +1,108 @@
+//! The local APIC (xAPIC, MMIO through the direct map) and its timer.
+//!
+//! The timer runs periodic at `TICK_HZ` on vector `VECTOR_TIMER`. Its rate is not known
+//! in advance (QEMU's APIC bus is 1 GHz, hardware differs), so it is calibrated against the
+//! PIT: one 50 ms PIT channel-2 one-shot, during which the APIC timer counts down from
+//! 0xffff_ffff (divide by 1) and the TSC counts up. The same measurement gives the TSC
+//! rate that `now_ns` uses. Under `-icount shift=0` both the PIT and the TSC follow the
+//! instruction count, so the ratio holds there too.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use x86_64::registers::model_specific::Msr;
+
+use crate::cpu::rdtsc;
+use crate::layout::{VECTOR_SPURIOUS, VECTOR_TIMER};
+
+/// Periodic ticks per second.
+pub const TICK_HZ: u64 = 1000;
+/// Calibration length.
+const CALIBRATE_MS: u64 = 50;
+
+const REG_ID: u64 = 0x20;
+const REG_TPR: u64 = 0x80;
+const REG_EOI: u64 = 0xb0;
+const REG_SVR: u64 = 0xf0;
+const REG_ESR: u64 = 0x280;
+const REG_LVT_TIMER: u64 = 0x320;
+const REG_LVT_LINT0: u64 = 0x350;
+const REG_LVT_ERROR: u64 = 0x370;
+const REG_TIMER_INIT: u64 = 0x380;
+const REG_TIMER_CURRENT: u64 = 0x390;
+const REG_TIMER_DIVIDE: u64 = 0x3e0;
+
+const MASKED: u32 = 1 << 16;
+const PERIODIC: u32 = 1 << 17;
+const IA32_APIC_BASE: u32 = 0x1b;
+
+static BASE: AtomicU64 = AtomicU64::new(0);
+static TSC_HZ: AtomicU64 = AtomicU64::new(0);
+static TSC_AT_START: AtomicU64 = AtomicU64::new(0);
+static APIC_HZ: AtomicU64 = AtomicU64::new(0);
+
+fn read(reg: u64) -> u32 {
+    // SAFETY: BASE is the APIC's register page mapped uncached (set in `init` before any
+    // caller); register reads have no side effects.
+    unsafe { ((BASE.load(Ordering::Relaxed) + reg) as *const u32).read_volatile() }
+}
+
+fn write(reg: u64, v: u32) {
+    // SAFETY: as above; the registers written are the ones this module owns.
+    unsafe { ((BASE.load(Ordering::Relaxed) + reg) as *mut u32).write_volatile(v) }
+}
+
+/// Maps the APIC (physical base from IA32_APIC_BASE), enables it with the spurious vector,
+/// masks LINT0 (the 8259's line) and the error interrupt.
+pub fn init() {
+    // SAFETY: reading IA32_APIC_BASE has no side effects.
+    let msr = unsafe { Msr::new(IA32_APIC_BASE).read() };
+    let pa = msr & 0x000f_ffff_ffff_f000;
+    BASE.store(crate::paging::map_device(pa), Ordering::Relaxed);
+    write(REG_TPR, 0);
+    write(REG_LVT_LINT0, MASKED);
+    write(REG_LVT_ERROR, MASKED);
+    write(REG_ESR, 0);
+    write(REG_SVR, 0x100 | VECTOR_SPURIOUS as u32);
+}
+
+/// This CPU's APIC id.
+pub fn id() -> u32 {
+    read(REG_ID) >> 24
+}
+
+/// Signals the end of the interrupt being handled.
+pub fn eoi() {
+    write(REG_EOI, 0);
+}
+
+/// Measures the APIC timer and TSC rates against the PIT, then starts the periodic tick
+/// (interrupts stay disabled until the kernel enables them). Returns (APIC timer Hz,
+/// TSC Hz).
+pub fn start_timer() -> (u64, u64) {
+    write(REG_LVT_TIMER, MASKED);
+    write(REG_TIMER_DIVIDE, 0b1011); // divide by 1
+    let ((t0, c0), (t1, c1)) = crate::pit::measure(
+        CALIBRATE_MS,
+        || {
+            write(REG_TIMER_INIT, u32::MAX);
+            (rdtsc(), read(REG_TIMER_CURRENT))
+        },
+        || (rdtsc(), read(REG_TIMER_CURRENT)),
+    );
+    let apic_hz = (c0.saturating_sub(c1) as u64 * 1000 / CALIBRATE_MS).max(TICK_HZ);
+    let tsc_hz = (t1.saturating_sub(t0) * 1000 / CALIBRATE_MS).max(1_000_000);
+    APIC_HZ.store(apic_hz, Ordering::Relaxed);
+    TSC_HZ.store(tsc_hz, Ordering::Relaxed);
+    TSC_AT_START.store(rdtsc(), Ordering::Relaxed);
+    write(REG_TIMER_INIT, 0);
+    write(REG_LVT_TIMER, VECTOR_TIMER as u32 | PERIODIC);
+    write(REG_TIMER_INIT, (apic_hz / TICK_HZ).min(u32::MAX as u64) as u32);
+    (apic_hz, tsc_hz)
+}
+
+/// Nanoseconds since the timer started, from the TSC.
+pub fn now_ns() -> u64 {
+    let hz = TSC_HZ.load(Ordering::Relaxed).max(1);
+    let dt = rdtsc().saturating_sub(TSC_AT_START.load(Ordering::Relaxed));
+    (dt as u128 * 1_000_000_000 / hz as u128) as u64
+}
