@@ -1,2 +1,45 @@
-//! AArch64 support (placeholder)
+//! AArch64 support for Pecan: boot from U-Boot `booti` (or QEMU `-kernel`) and Limine,
+//! the kernel's page tables, exception vectors and trap entry, PL011 console, GICv3,
+//! generic timer, semihosting exit, and the `Hal` / `Machine` implementations.
+//!
+//! The pure parts (descriptor format, register file, syndrome decoding, address-space
+//! layout, timer arithmetic, GIC line bookkeeping) build and are tested on the host;
+//! everything that touches the machine is compiled only for the bare-metal target.
 #![no_std]
+
+pub mod context;
+pub mod esr;
+pub mod gic;
+pub mod layout;
+pub mod pte;
+pub mod semihosting;
+pub mod sysregs;
+pub mod timer;
+
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+mod asm;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod boot;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod console;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod cpu;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod kmap;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod limine_boot;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod machine;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod mmu;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod percpu;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod physmem;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+mod trap;
+
+pub use context::Context;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub use machine::Aarch64;
+pub use pte::Aarch64Pte;

@@ -1,0 +1,36 @@
+//! CPU control: interrupt masking, waiting, identification.
+
+use aarch64_cpu::registers::{DAIF, MPIDR_EL1, Readable, Writeable};
+
+/// Lets IRQs in (clears PSTATE.I).
+#[inline]
+pub fn enable_irq() {
+    // SAFETY: only unmasks IRQs; the vectors and the GIC are set up before anyone calls it.
+    unsafe { core::arch::asm!("msr daifclr, #2", options(nomem, nostack, preserves_flags)) };
+}
+
+/// Keeps IRQs out (sets PSTATE.I).
+#[inline]
+pub fn disable_irq() {
+    // SAFETY: masking interrupts is always allowed at EL1.
+    unsafe { core::arch::asm!("msr daifset, #2", options(nomem, nostack, preserves_flags)) };
+}
+
+/// Waits for an interrupt and takes it, then restores the interrupt mask as it was. The
+/// `wfi` runs with IRQs masked, so an interrupt arriving between the check and the wait is
+/// not lost: it ends the wait and is taken when IRQs are unmasked right after.
+pub fn wait_for_interrupt() {
+    let daif = DAIF.get();
+    disable_irq();
+    aarch64_cpu::asm::wfi();
+    enable_irq();
+    // SAFETY: an `isb` only synchronizes the context: the pending IRQ is taken here.
+    unsafe { core::arch::asm!("isb", options(nomem, nostack, preserves_flags)) };
+    DAIF.set(daif);
+}
+
+/// The affinity fields of MPIDR_EL1 (Aff3:Aff2:Aff1:Aff0), as GICv3 routing uses them.
+pub fn affinity() -> u64 {
+    let m = MPIDR_EL1.get();
+    (m & 0xff_ffff) | ((m >> 32) & 0xff) << 24
+}

@@ -1,0 +1,166 @@
+//! The AArch64 machine: `pecan_hal::Hal` for the core and `pecan_kernel::Machine` for the
+//! kernel runtime and its self-tests.
+
+use pecan_hal::{Hal, PhysAddr, VirtAddr};
+use pecan_kernel::Machine;
+use spin::Once;
+
+use crate::console::Console;
+use crate::context::Context;
+use crate::gic::Gic;
+use crate::layout::{SCRATCH_BASE, SCRATCH_SIZE};
+use crate::mmu::Mmu;
+use crate::physmem::PhysMap;
+use crate::pte::Aarch64Pte;
+use crate::timer::GenericTimer;
+
+/// What the boot path learned and set up, for every later `Aarch64` handle.
+#[derive(Clone, Copy, Debug)]
+pub struct State {
+    /// The tick.
+    pub timer: GenericTimer,
+    /// The interrupt controller.
+    pub gic: Gic,
+    /// The timer's INTID.
+    pub timer_intid: u32,
+    /// The MMU.
+    pub mmu: Mmu,
+    /// Kernel virtual address of the device tree the loader passed.
+    pub dtb_va: u64,
+    /// Its size.
+    pub dtb_size: usize,
+}
+
+static STATE: Once<State> = Once::new();
+
+/// Records the boot state (once).
+pub fn set_state(s: State) {
+    STATE.call_once(|| s);
+}
+
+/// A handle on this CPU's machine. Handles are cheap: the state lives in the hardware
+/// and in `State`, so a trap handler can make one as well as the boot path.
+#[derive(Debug)]
+pub struct Aarch64 {
+    mem: PhysMap,
+    mmu: Mmu,
+    timer: GenericTimer,
+    gic: Gic,
+    console: Console,
+}
+
+impl Aarch64 {
+    /// A handle for the running CPU. Before the boot state is recorded (an early panic),
+    /// only the console and `exit` do anything useful.
+    pub fn current() -> Aarch64 {
+        let (mmu, timer, gic) = match STATE.get() {
+            Some(s) => (s.mmu, s.timer, s.gic),
+            None => (Mmu::detect(), GenericTimer { freq: 0, hz: 0 }, Gic::unconfigured()),
+        };
+        Aarch64 { mem: PhysMap, mmu, timer, gic, console: Console }
+    }
+}
+
+/// The IRQ handler (`trap.rs`): acknowledges, dispatches and ends one interrupt.
+pub fn irq() {
+    let Some(s) = STATE.get() else { return };
+    let (intid, iar) = s.gic.ack();
+    if intid >= crate::gic::SPECIAL {
+        return; // spurious: nothing to end
+    }
+    if intid == s.timer_intid {
+        crate::timer::on_interrupt();
+    } else {
+        log::warn!("unexpected interrupt {intid}: masked");
+        let mut g = s.gic;
+        pecan_hal::InterruptController::mask(&mut g, intid);
+    }
+    s.gic.end(iar);
+}
+
+impl Hal for Aarch64 {
+    type Context = Context;
+    type Pte = Aarch64Pte;
+    type Mem = PhysMap;
+    type Mmu = Mmu;
+    type Timer = GenericTimer;
+    type Irq = Gic;
+    type Console = Console;
+
+    fn mem(&mut self) -> &mut PhysMap {
+        &mut self.mem
+    }
+    fn mmu(&mut self) -> &mut Mmu {
+        &mut self.mmu
+    }
+    fn timer(&mut self) -> &mut GenericTimer {
+        &mut self.timer
+    }
+    fn irq(&mut self) -> &mut Gic {
+        &mut self.gic
+    }
+    fn console(&mut self) -> &mut Console {
+        &mut self.console
+    }
+    fn cpu_id(&self) -> usize {
+        crate::percpu::index()
+    }
+    fn exit(&mut self, code: u32) -> ! {
+        crate::semihosting::exit(code)
+    }
+}
+
+impl Machine for Aarch64 {
+    fn arch_name(&self) -> &'static str {
+        "aarch64"
+    }
+    fn console_writer(&self) -> fn(&[u8]) {
+        crate::console::write_bytes
+    }
+    fn ticks(&self) -> u64 {
+        crate::timer::ticks()
+    }
+    fn enable_interrupts(&mut self) {
+        crate::cpu::enable_irq();
+    }
+    fn disable_interrupts(&mut self) {
+        crate::cpu::disable_irq();
+    }
+    fn wait_for_interrupt(&mut self) {
+        crate::cpu::wait_for_interrupt();
+    }
+    fn breakpoint(&mut self) -> u64 {
+        // SAFETY: `brk` traps to the EL1 synchronous vector, which counts it and resumes
+        // at the next instruction; nothing else changes.
+        unsafe { core::arch::asm!("brk #0x1", options(nostack)) };
+        crate::trap::breakpoints()
+    }
+    fn kernel_root(&self) -> PhysAddr {
+        crate::mmu::kernel_root()
+    }
+    fn scratch_range(&self) -> (VirtAddr, u64) {
+        (VirtAddr(SCRATCH_BASE), SCRATCH_SIZE)
+    }
+    fn probe_write(&mut self, va: VirtAddr, value: u64) {
+        crate::mmu::sync_tables();
+        // SAFETY: the self-test just mapped `va` as kernel RW memory (a fault here is the
+        // finding the test reports, through the fault report).
+        unsafe { core::ptr::write_volatile(va.0 as *mut u64, value) }
+    }
+    fn probe_read(&mut self, va: VirtAddr) -> u64 {
+        crate::mmu::sync_tables();
+        // SAFETY: as for `probe_write`.
+        unsafe { core::ptr::read_volatile(va.0 as *const u64) }
+    }
+    fn flush_kernel_page(&mut self, va: VirtAddr) {
+        crate::mmu::flush_kernel_page(va);
+    }
+    fn provoke_fault(&mut self, addr: u64) -> ! {
+        // SAFETY: deliberately not: the read faults, and the fault report ends the kernel.
+        let v = unsafe { core::ptr::read_volatile(addr as *const u64) };
+        panic!("reading {addr:#x} did not fault (read {v:#x})")
+    }
+    fn corrupt_bootinfo(&mut self) -> ! {
+        crate::boot::corrupt_bootinfo(STATE.get().map(|s| (s.dtb_va, s.dtb_size)))
+    }
+}
