@@ -3,14 +3,22 @@
 //! exit protocol. Written against [`Machine`], which each arch implements on top of `Hal`.
 #![no_std]
 
+extern crate alloc;
+
 pub mod console;
 pub mod exit;
+pub mod heap;
+pub mod kmem;
 pub mod machine;
 pub mod memory;
+pub mod platform;
+pub mod root;
+pub mod run;
 pub mod selftest;
 
 pub use exit::ExitCode;
 pub use machine::Machine;
+pub use platform::{Event, Platform, Resume};
 
 use pecan_boot::BootInfo;
 
@@ -44,4 +52,30 @@ pub fn start<M: Machine>(m: &mut M, info: &BootInfo) -> ! {
             exit::exit(m, code)
         }
     }
+}
+
+/// Boots the whole kernel: with `test=NAME` on the command line runs that boot self-test
+/// and stops the machine; otherwise builds the kernel and starts `init` from `archive` as
+/// the root task. The platform keeps the kernel and hands events to [`run::handle`].
+pub fn boot<M: Platform>(mut m: M, info: &BootInfo, archive: &[u8]) -> pecan_core::Kernel<M> {
+    console::init(m.console_writer(), &info.cmdline);
+    log::info!(
+        "Pecan {} ({}) booting via {:?}, {} CPU(s), cmdline \"{}\"",
+        VERSION,
+        m.arch_name(),
+        info.loader,
+        info.cpus,
+        info.cmdline.as_str()
+    );
+    if let Some(name) = info.cmdline.get("test") {
+        let mut pool = memory::FramePool::new(&mut m, info);
+        pool.log_summary(info);
+        let code = selftest::run(&mut m, &mut pool, info, name);
+        exit::exit(&mut m, code)
+    }
+    for r in info.memory.regions() {
+        log::info!("  {:#014x}..{:#014x} {:?}", r.base, r.end(), r.kind);
+    }
+    log::info!("memory: {} MiB usable", info.memory.usable_bytes() >> 20);
+    run::build(m, info, archive)
 }

@@ -1,0 +1,90 @@
+//! Building the running kernel after boot, and handling the events the arch reports.
+
+use pecan_boot::BootInfo;
+use pecan_core::{Config, Kernel};
+use pecan_hal::PhysAddr;
+use pecan_mm::FreeList;
+
+use crate::kmem;
+use crate::platform::{Event, Platform, Resume};
+
+/// Sizes the object tables for a kernel heap of `heap` bytes.
+pub fn config(heap: u64, frames: u64, irq_lines: u32) -> Config {
+    let tcb = core::mem::size_of::<pecan_core::thread::Tcb<()>>() as u64 + 1024;
+    // A third of the heap for threads, the rest for everything else.
+    let threads = ((heap / 3) / tcb).clamp(64, 16384) as usize;
+    Config {
+        max_threads: threads,
+        max_tasks: 1024,
+        max_gates: threads,
+        max_irqs: 256,
+        max_factories: 256,
+        max_nodes: ((heap / 4) / 96) as usize,
+        root_quota: heap + frames,
+        irq_lines,
+    }
+}
+
+/// Builds the kernel on `m` and starts `init` from `archive` as the root task. Panics with
+/// a clear message if memory is too small or `init` cannot be started.
+pub fn build<M: Platform>(mut m: M, info: &BootInfo, archive: &[u8]) -> Kernel<M> {
+    let uart = m.uart_base();
+    let devices = [(uart, if uart != 0 { pecan_hal::PAGE_SIZE } else { 0 })];
+    let split = kmem::split(&info.memory, &devices)
+        .expect("not enough memory for the kernel heap, frames and root task");
+    // SAFETY: the heap range is usable RAM that `split` gave to nobody else, mapped by the
+    // direct map, and this is the only initialization.
+    unsafe { crate::heap::init_global(m.phys_to_virt(PhysAddr(split.heap.0)), split.heap.1 as usize) };
+    let mut frames = FreeList::new();
+    for &(base, size) in &split.frames {
+        frames.add_region(m.mem(), base, size);
+    }
+    let frame_bytes: u64 = split.frames.iter().map(|f| f.1).sum();
+    let lines = pecan_hal::InterruptController::lines(m.irq());
+    let cfg = config(split.heap.1, frame_bytes, lines);
+    log::info!(
+        "kernel: heap {} MiB, {} MiB of kernel frames, up to {} threads; root owns {} MiB",
+        split.heap.1 >> 20,
+        frame_bytes >> 20,
+        cfg.max_threads,
+        split.root.iter().filter(|r| !r.device).map(|r| r.size).sum::<u64>() >> 20
+    );
+    let mut k = Kernel::new(m, cfg, frames).expect("kernel heap too small for the object tables");
+    k.cpus = info.cpus;
+    match crate::root::start(&mut k, &split.root, archive, info.cmdline.as_bytes(), info.cpus) {
+        Ok(_) => log::info!("root task started"),
+        Err(e) => panic!("cannot start the root task: {e:?}"),
+    }
+    k
+}
+
+/// Handles one event and says where the CPU goes next.
+pub fn handle<M: Platform>(k: &mut Kernel<M>, ev: Event) -> Resume<M::Context> {
+    match ev {
+        Event::Syscall => k.syscall(),
+        Event::Timer => k.tick(),
+        Event::Irq(line) => k.interrupt(line),
+        Event::Fault(f) => k.user_fault(f),
+    }
+    if let Some(code) = k.exit_request {
+        crate::exit::exit_raw(&mut k.hal, code);
+    }
+    match k.prepare_return() {
+        Some(_) => match k.current_context() {
+            Some(c) => Resume::User(c as *mut M::Context),
+            None => Resume::Idle,
+        },
+        None => Resume::Idle,
+    }
+}
+
+/// Where the CPU goes first after `build`.
+pub fn first<M: Platform>(k: &mut Kernel<M>) -> Resume<M::Context> {
+    match k.prepare_return() {
+        Some(_) => match k.current_context() {
+            Some(c) => Resume::User(c as *mut M::Context),
+            None => Resume::Idle,
+        },
+        None => Resume::Idle,
+    }
+}
