@@ -3,7 +3,7 @@
 
 extern crate alloc;
 use alloc::vec::Vec;
-use pecan_boot::{MemoryMap, RegionKind};
+use pecan_boot::MemoryMap;
 use pecan_core::RootRegion;
 use pecan_hal::PAGE_SIZE;
 
@@ -70,13 +70,13 @@ pub fn split(map: &MemoryMap, devices: &[(u64, u64)]) -> Option<Split> {
             });
         }
     }
-    let _ = RegionKind::Usable;
     Some(Split { heap, frames, root })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pecan_boot::RegionKind;
 
     #[test]
     fn split_512_mib() {
@@ -84,9 +84,10 @@ mod tests {
         m.add(0x10_0000, 0x1f00_0000, RegionKind::Usable).unwrap();
         m.add(0x1000_0000, 0x10_0000, RegionKind::Kernel).unwrap();
         let s = split(&m, &[(0x900_0000, 0x1000)]).unwrap();
-        assert_eq!(s.heap.1, 31 * MIB);
+        let total = m.usable_bytes();
+        assert_eq!(s.heap.1, (total / 16) & !(PAGE_SIZE - 1));
         let frames: u64 = s.frames.iter().map(|f| f.1).sum();
-        assert_eq!(frames, 62 * MIB);
+        assert_eq!(frames, (total / 8) & !(PAGE_SIZE - 1));
         let root: u64 = s.root.iter().filter(|r| !r.device).map(|r| r.size).sum();
         assert_eq!(s.heap.1 + frames + root, m.usable_bytes());
         assert!(s.root.iter().any(|r| r.device && r.base == 0x900_0000));
