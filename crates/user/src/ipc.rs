@@ -117,3 +117,29 @@ pub fn null() {
     let mut r = Regs { r0: Sys::Null as u64, ..Regs::default() };
     syscall(&mut r);
 }
+
+/// Accepts capabilities sent with map or grant items into `2^order` slots starting at
+/// `slot` (buffer register BR1), for every following receive.
+pub fn accept_caps(slot: u64, order: u8) {
+    utcb::set_br(
+        pecan_abi::utcb::BR_OBJ_WINDOW,
+        pecan_abi::Fpage::object(slot, order, pecan_abi::CapRights::ALL).0,
+    );
+}
+
+/// Accepts memory sent with map or grant items into `window` (buffer register BR0).
+pub fn accept_memory(window: pecan_abi::Fpage) {
+    utcb::set_br(pecan_abi::utcb::BR_MEM_WINDOW, window.0);
+}
+
+/// Accepts strings into the given buffers `(address, length)` (buffer registers BR2..).
+pub fn accept_strings(buffers: &[(u64, u64)]) {
+    use pecan_abi::utcb::{BR_STRING_COUNT, BR_STRINGS, MAX_STRING_BUFFERS};
+    let n = buffers.len().min(MAX_STRING_BUFFERS);
+    for (i, &(addr, len)) in buffers[..n].iter().enumerate() {
+        let d = pecan_abi::StringDesc { addr, len, continued: false }.encode();
+        utcb::set_br(BR_STRINGS + 2 * i, d[0]);
+        utcb::set_br(BR_STRINGS + 2 * i + 1, d[1]);
+    }
+    utcb::set_br(BR_STRING_COUNT, n as u64);
+}

@@ -14,6 +14,8 @@ pub mod msg;
 pub mod object;
 pub mod rpc;
 pub mod server;
+pub mod sync;
+pub mod thread;
 pub mod utcb;
 
 #[cfg(feature = "rt")]
