@@ -17,15 +17,37 @@ use pecan_hal::{
 };
 use pecan_mm::PageTable;
 use std::collections::{BTreeSet, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A cheap hasher for page numbers (the default SipHash dominates host-test time).
+#[derive(Default)]
+pub struct PageHasher(u64);
+
+impl Hasher for PageHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0 ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29);
+    }
+}
+
+type PageMap<V> = HashMap<u64, V, BuildHasherDefault<PageHasher>>;
 
 /// Sparse physical memory.
 #[derive(Default)]
 pub struct SimMem {
-    pages: HashMap<u64, Box<[u8; 4096]>>,
+    pages: PageMap<Box<[u8; 4096]>>,
 }
 
 impl SimMem {
-    fn page(&self, pa: u64) -> Option<&[u8; 4096]> {
+    /// The page holding `pa`, if it was ever written (an untouched page reads as zero).
+    pub fn page(&self, pa: u64) -> Option<&[u8; 4096]> {
         self.pages.get(&(pa / PAGE_SIZE)).map(|b| &**b)
     }
 
@@ -53,16 +75,27 @@ impl PhysMem for SimMem {
     }
 
     fn read_bytes(&self, pa: PhysAddr, buf: &mut [u8]) {
-        for (i, b) in buf.iter_mut().enumerate() {
-            let a = pa.0 + i as u64;
-            *b = self.page(a).map_or(0, |p| p[(a % PAGE_SIZE) as usize]);
+        let mut done = 0;
+        while done < buf.len() {
+            let a = pa.0 + done as u64;
+            let off = (a % PAGE_SIZE) as usize;
+            let n = (buf.len() - done).min(PAGE_SIZE as usize - off);
+            match self.page(a) {
+                Some(p) => buf[done..done + n].copy_from_slice(&p[off..off + n]),
+                None => buf[done..done + n].fill(0),
+            }
+            done += n;
         }
     }
 
     fn write_bytes(&mut self, pa: PhysAddr, buf: &[u8]) {
-        for (i, b) in buf.iter().enumerate() {
-            let a = pa.0 + i as u64;
-            self.page_mut(a)[(a % PAGE_SIZE) as usize] = *b;
+        let mut done = 0;
+        while done < buf.len() {
+            let a = pa.0 + done as u64;
+            let off = (a % PAGE_SIZE) as usize;
+            let n = (buf.len() - done).min(PAGE_SIZE as usize - off);
+            self.page_mut(a)[off..off + n].copy_from_slice(&buf[done..done + n]);
+            done += n;
         }
     }
 
@@ -89,7 +122,7 @@ pub struct SimMmu {
     /// The loaded user root and its ASID.
     pub active: Option<(PhysAddr, Asid)>,
     /// Cached translations: (asid, page) -> (frame, attrs).
-    pub tlb: HashMap<(u16, u64), (PhysAddr, Attrs)>,
+    pub tlb: HashMap<(u16, u64), (PhysAddr, Attrs), BuildHasherDefault<PageHasher>>,
     /// Address-space switches.
     pub switches: u64,
     /// Flushes of all kinds.

@@ -64,6 +64,7 @@ pub struct CapSlot {
 /// selector and is never occupied.
 pub struct CapSpace {
     slots: Vec<Option<CapSlot>>,
+    used: usize,
 }
 
 impl CapSpace {
@@ -78,7 +79,7 @@ impl CapSpace {
         let mut slots = Vec::new();
         slots.try_reserve_exact(n).ok()?;
         slots.resize(n, None);
-        Some(CapSpace { slots })
+        Some(CapSpace { slots, used: 0 })
     }
 
     /// Number of slots.
@@ -111,7 +112,10 @@ impl CapSpace {
     /// Puts `slot` into `sel` (which must be in range and empty).
     pub fn set(&mut self, sel: u64, slot: CapSlot) {
         debug_assert!(self.is_free(sel));
-        self.slots[sel as usize] = Some(slot);
+        if let Some(s) = self.slots.get_mut(sel as usize) {
+            self.used += s.is_none() as usize;
+            *s = Some(slot);
+        }
     }
 
     /// Empties `sel` and returns what was there.
@@ -119,7 +123,19 @@ impl CapSpace {
         if sel == 0 {
             return None;
         }
-        self.slots.get_mut(sel as usize).and_then(|s| s.take())
+        let taken = self.slots.get_mut(sel as usize).and_then(|s| s.take());
+        self.used -= taken.is_some() as usize;
+        taken
+    }
+
+    /// Number of occupied slots.
+    pub fn len(&self) -> usize {
+        self.used
+    }
+
+    /// Whether no slot is occupied.
+    pub fn is_empty(&self) -> bool {
+        self.used == 0
     }
 
     /// Changes the rights of the capability in `sel`.

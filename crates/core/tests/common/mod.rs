@@ -2,23 +2,25 @@
 //! as whichever thread is running, and the kernel's invariants checked after every step.
 #![allow(dead_code)]
 
-use pecan_abi::caps::{ROOT_FACTORY, ROOT_THREAD};
-use pecan_abi::layout::{ROOT_PHYS_BASE, USER_TOP};
-use pecan_abi::object::{factory, thread};
-use pecan_abi::utcb::offset;
-use pecan_abi::{Control, Error, MsgTag, Phase, REG_MRS, Status, Sys, Timeout};
-use pecan_core::list::Which;
-use pecan_core::mdb::{NODE_COST, Resource};
-use pecan_core::obj::task::VmEntry;
-use pecan_core::obj::{Handle, ObjRef};
-use pecan_core::thread::{Filter, State};
-use pecan_core::{Config, Kernel, RootRegion};
-use pecan_hal::{PAGE_SIZE, PhysAddr, PhysMem, PteKind, VirtAddr};
-use pecan_mm::{FreeList, PageTable};
-use pecan_sim::{Sim, SimPte};
+mod invariants;
 
-/// Physical range of the kernel's own frames in the simulated machine.
-pub const KERNEL_FRAMES: (u64, u64) = (0x1000_0000, 0x1000_0000 + (32 << 20));
+pub use invariants::check_invariants;
+use pecan_abi::caps::{ROOT_FACTORY, ROOT_IRQ_BASE, ROOT_THREAD};
+use pecan_abi::layout::ROOT_PHYS_BASE;
+use pecan_abi::object::{factory, irq, task, thread};
+use pecan_abi::utcb::offset;
+use pecan_abi::{CapRights, Control, Error, Fpage, MemRights, MsgTag, Phase, REG_MRS, Status, Sys, Timeout};
+use pecan_core::obj::{Handle, ObjRef};
+use pecan_core::thread::State;
+use pecan_core::{Config, Kernel, RootRegion};
+use pecan_hal::{FaultInfo, PAGE_SIZE, PhysAddr, VirtAddr};
+use pecan_mm::{FreeList, PageTable};
+use pecan_sim::{AccessFault, Sim, SimPte};
+
+/// Where the kernel's own frames start in the simulated machine.
+pub const KERNEL_FRAMES_BASE: u64 = 0x1000_0000;
+/// Bytes of kernel frames a default world has.
+pub const KERNEL_FRAMES_SIZE: u64 = 8 << 20;
 /// Physical RAM the root task owns.
 pub const ROOT_RAM: (u64, u64) = (0x4000_0000, 256 << 20);
 /// A device region the root task owns.
@@ -65,14 +67,24 @@ pub struct Th {
 impl World {
     /// A world with untagged TLB and default tables.
     pub fn new() -> Self {
-        Self::with(0, Config { max_threads: 64, max_tasks: 16, max_gates: 64, ..Config::default() })
+        Self::with(0, Self::config())
+    }
+
+    /// The tables of a default world.
+    pub fn config() -> Config {
+        Config { max_threads: 64, max_tasks: 16, max_gates: 64, ..Config::default() }
     }
 
     /// A world with `asids` ASIDs and `config`.
     pub fn with(asids: usize, config: Config) -> Self {
+        Self::with_frames(asids, config, KERNEL_FRAMES_SIZE)
+    }
+
+    /// A world with `asids` ASIDs, `config` and `kernel_bytes` of kernel frames.
+    pub fn with_frames(asids: usize, config: Config, kernel_bytes: u64) -> Self {
         let mut sim = Sim::new(asids);
         let mut frames = FreeList::new();
-        frames.add_region(&mut sim.mem, KERNEL_FRAMES.0, KERNEL_FRAMES.1 - KERNEL_FRAMES.0);
+        frames.add_region(&mut sim.mem, KERNEL_FRAMES_BASE, kernel_bytes);
         let total_frames = frames.len();
         let mut k = Kernel::new(sim, config, frames).expect("kernel");
         let regions = [
@@ -254,20 +266,207 @@ impl World {
         PageTable::<SimPte>::new(root).lookup(&self.k.hal.mem, VirtAddr(va)).map(|(pa, _)| pa)
     }
 
+    // ---- shorthands ----------------------------------------------------------------------
+
+    /// The state of thread `t`.
+    pub fn state(&self, t: Handle) -> State {
+        self.k.threads.get(t).expect("thread alive").state
+    }
+
+    /// Whether `t` is blocked in IPC.
+    pub fn blocked(&self, t: Handle) -> bool {
+        self.state(t).is_blocked()
+    }
+
+    /// Whether `t` is alive.
+    pub fn alive(&self, t: Handle) -> bool {
+        self.k.threads.contains(t)
+    }
+
+    /// Send with timeouts never.
+    pub fn send(&mut self, th: Handle, cap: u64, tag: MsgTag, words: &[u64]) {
+        self.sys(th, Sys::Send, cap, tag, words, Timeout::NEVER, Timeout::NEVER);
+    }
+
+    /// Call with timeouts never.
+    pub fn call(&mut self, th: Handle, cap: u64, tag: MsgTag, words: &[u64]) {
+        self.sys(th, Sys::Call, cap, tag, words, Timeout::NEVER, Timeout::NEVER);
+    }
+
+    /// Open wait with timeout never.
+    pub fn wait(&mut self, th: Handle) {
+        self.sys(th, Sys::Wait, 0, MsgTag(0), &[], Timeout::NEVER, Timeout::NEVER);
+    }
+
+    /// Closed wait on `cap` (0: sleep) with receive timeout `rcv`.
+    pub fn recv(&mut self, th: Handle, cap: u64, rcv: Timeout) {
+        self.sys(th, Sys::Recv, cap, MsgTag(0), &[], Timeout::NEVER, rcv);
+    }
+
+    /// Reply through the reply capability.
+    pub fn reply(&mut self, th: Handle, tag: MsgTag, words: &[u64]) {
+        self.sys(th, Sys::Reply, 0, tag, words, Timeout::NEVER, Timeout::NEVER);
+    }
+
+    /// Reply and open wait (receive timeout never).
+    pub fn reply_wait(&mut self, th: Handle, tag: MsgTag, words: &[u64]) {
+        self.sys(th, Sys::ReplyWait, 0, tag, words, Timeout::NEVER, Timeout::NEVER);
+    }
+
+    /// Yield.
+    pub fn yield_(&mut self, th: Handle) {
+        self.sys(th, Sys::Yield, 0, MsgTag(0), &[], Timeout::NEVER, Timeout::NEVER);
+    }
+
+    /// The error of `th`'s last system call.
+    pub fn err(&mut self, th: Handle) -> Option<(Error, Phase)> {
+        self.ret(th).err()
+    }
+
+    /// Asserts `th`'s last system call succeeded.
+    pub fn ok(&mut self, th: Handle) -> Ret {
+        let r = self.ret(th);
+        assert_eq!(r.status, Status::OK, "{th:?} returned {:?}", r.err());
+        r
+    }
+
+    /// Runs root to create a task with `2^order` capability slots; returns its slot.
+    pub fn new_task_order(&mut self, order: u64) -> u64 {
+        let s = self.slot();
+        self.invoke_ok(self.root, ROOT_FACTORY, factory::CREATE_TASK, &[s, order]);
+        s
+    }
+
+    /// The task handle in root slot `s`.
+    pub fn task_h(&self, s: u64) -> Handle {
+        match self.obj(s) {
+            ObjRef::Task(t) => t,
+            o => panic!("slot {s} holds {o:?}"),
+        }
+    }
+
+    /// The gate handle in root slot `s`.
+    pub fn gate_h(&self, s: u64) -> Handle {
+        match self.obj(s) {
+            ObjRef::Gate(g) => g,
+            o => panic!("slot {s} holds {o:?}"),
+        }
+    }
+
+    /// A new thread in `task_slot` at `prio`, started (root must be running).
+    pub fn spawn(&mut self, task_slot: u64, prio: u64) -> Th {
+        let t = self.new_thread(task_slot, prio);
+        self.start(t);
+        t
+    }
+
+    /// Copies root's capability in `slot` into `task_slot` at `dst` with `rights`.
+    pub fn give_cap_rights(&mut self, slot: u64, task_slot: u64, dst: u64, rights: CapRights) {
+        let fp = Fpage::object(slot, 0, rights);
+        self.invoke_ok(self.root, task_slot, task::MAP, &[fp.0, dst]);
+    }
+
+    /// Root's page of the physical window for `pa`.
+    pub fn window(pa: u64) -> u64 {
+        ROOT_PHYS_BASE + pa
+    }
+
+    /// A user access by task `task` to `va`, through the simulated MMU and TLB (loads the
+    /// task's address space the way a switch to one of its threads would).
+    pub fn access(&mut self, task: Handle, va: u64, write: bool) -> Result<PhysAddr, AccessFault> {
+        if self.k.active_task != Some(task) {
+            self.k.activate(task);
+        }
+        let r = self.k.hal.user_access(va, write);
+        self.check();
+        r
+    }
+
+    /// The running thread faults (it must be running).
+    pub fn fault(&mut self, th: Handle, info: FaultInfo) {
+        assert_eq!(self.k.current(), Some(th), "faulting thread is running");
+        self.k.user_fault(info);
+        self.k.prepare_return();
+        self.check();
+    }
+
+    /// A hardware interrupt on `line`.
+    pub fn interrupt(&mut self, line: u32) {
+        self.k.interrupt(line);
+        self.k.prepare_return();
+        self.check();
+    }
+
+    /// Whether hardware line `line` is masked.
+    pub fn masked(&self, line: u32) -> bool {
+        self.k.hal.irq.masked[line as usize]
+    }
+
+    /// Runs root to create a software IRQ; returns its root slot.
+    pub fn new_irq(&mut self) -> u64 {
+        let s = self.slot();
+        self.invoke_ok(self.root, ROOT_FACTORY, factory::CREATE_IRQ, &[s]);
+        s
+    }
+
+    /// Root's capability slot of the boot IRQ on line 5 (the World boots lines 5 and 6).
+    pub const IRQ_LINE5: u64 = ROOT_IRQ_BASE;
+    /// Root's capability slot of the boot IRQ on line 6 (used by the controller thread).
+    pub const IRQ_LINE6: u64 = ROOT_IRQ_BASE + 1;
+
+    /// A controller thread in the root task at priority 254, woken by line 6: it lets a
+    /// test act with root's capabilities while other threads are ready. Root must run.
+    pub fn ctl(&mut self) -> Th {
+        let c = self.new_thread(pecan_abi::caps::ROOT_TASK, 254);
+        self.invoke_ok(self.root, Self::IRQ_LINE6, irq::ATTACH, &[c.slot, 0]);
+        self.start(c);
+        assert_eq!(self.cur(), Some(c.h));
+        self.wait(c.h);
+        c
+    }
+
+    /// Wakes the controller with line 6, runs `f` as it, then lets it wait again.
+    pub fn as_ctl<R>(&mut self, c: Th, f: impl FnOnce(&mut World, Handle) -> R) -> R {
+        self.interrupt(6);
+        assert_eq!(self.cur(), Some(c.h), "controller runs");
+        let r = f(self, c.h);
+        assert_eq!(self.cur(), Some(c.h), "controller still runs");
+        self.invoke_ok(c.h, Self::IRQ_LINE6, irq::ACK, &[]);
+        self.wait(c.h);
+        r
+    }
+
+    /// Maps root-window memory into `task_slot` at `va` as root with `rights`.
+    pub fn give_page(&mut self, pa: u64, task_slot: u64, va: u64, rights: MemRights) {
+        self.give_mem(pa, 12, task_slot, va, rights);
+    }
+
+    // ---- invariants ----------------------------------------------------------------------
+
     /// Checks every invariant of the kernel's state.
     pub fn check(&mut self) {
         check_invariants(&self.k, self.total_frames);
         self.check_tlb();
     }
 
-    /// No cached translation of the loaded address space disagrees with its page table.
+    /// No cached translation of an address space that holds a live ASID (or of the loaded
+    /// one, untagged) disagrees with its page table.
     fn check_tlb(&mut self) {
-        let Some((root, asid)) = self.k.hal.mmu.active else { return };
-        let entries: Vec<_> =
-            self.k.hal.mmu.tlb.iter().filter(|((a, _), _)| *a == asid.0).map(|(k, v)| (*k, *v)).collect();
-        for ((_, page), (pa, attrs)) in entries {
-            let now = PageTable::<SimPte>::new(root).lookup(&self.k.hal.mem, VirtAddr(page));
-            assert_eq!(now, Some((pa, attrs)), "stale TLB entry for {page:#x}");
+        let mut live: Vec<(u16, PhysAddr)> = Vec::new();
+        for (_, t) in self.k.tasks.iter() {
+            if let Some(a) = self.k.asids.current(&t.asid) {
+                live.push((a.0, t.root));
+            }
+        }
+        if let Some((root, asid)) = self.k.hal.mmu.active {
+            live.push((asid.0, root));
+        }
+        let entries: Vec<_> = self.k.hal.mmu.tlb.iter().map(|(k, v)| (*k, *v)).collect();
+        for ((asid, page), (pa, attrs)) in entries {
+            for (_, root) in live.iter().filter(|(a, _)| *a == asid) {
+                let now = PageTable::<SimPte>::new(*root).lookup(&self.k.hal.mem, VirtAddr(page));
+                assert_eq!(now, Some((pa, attrs)), "stale TLB entry for {page:#x} (ASID {asid})");
+            }
         }
     }
 }
@@ -278,163 +477,12 @@ impl Default for World {
     }
 }
 
-/// The kernel's invariants.
-pub fn check_invariants(k: &Kernel<Sim>, total_frames: usize) {
-    // Threads: one state, consistent with the lists they are in.
-    for (h, t) in k.threads.iter() {
-        let linked = t.wait_links.is_linked();
-        match t.state {
-            State::Sending { receiver, gate, .. } => {
-                assert!(k.gates.contains(gate) || true, "gate may be gone only through deletion paths");
-                let r = k.threads.get(receiver).expect("sender's receiver alive");
-                assert!(
-                    r.send_queue.collect(&k.threads, Which::Wait).contains(&h),
-                    "{h:?} in its receiver's send queue"
-                );
-            }
-            State::WaitReply { callee, .. } => {
-                let c = k.threads.get(callee).expect("callee alive");
-                assert!(
-                    c.blocked_on_me.collect(&k.threads, Which::Wait).contains(&h),
-                    "{h:?} waits in its callee's list"
-                );
-            }
-            State::Receiving(Filter::Thread(t2)) => {
-                let c = k.threads.get(t2).expect("closed-wait partner alive");
-                assert!(c.blocked_on_me.collect(&k.threads, Which::Wait).contains(&h));
-            }
-            _ => assert!(!linked, "{h:?} in {:?} is in a wait list", t.state),
-        }
-        for s in t.send_queue.collect(&k.threads, Which::Wait) {
-            assert!(
-                matches!(k.threads.get(s).unwrap().state, State::Sending { receiver, .. } if receiver == h)
-            );
-        }
-        for s in t.blocked_on_me.collect(&k.threads, Which::Wait) {
-            let st = k.threads.get(s).unwrap().state;
-            assert!(
-                matches!(st, State::WaitReply { callee, .. } if callee == h)
-                    || st == State::Receiving(Filter::Thread(h)),
-                "{s:?} in {h:?}'s blocked list is {st:?}"
-            );
-        }
-        for i in t.pending_irqs.collect(&k.irqs, Which::Irq) {
-            let q = k.irqs.get(i).unwrap();
-            assert!(q.pending && q.target.map(|x| x.0) == Some(h));
-        }
-    }
-    // Ready lists hold at least every ready thread (the running one may be outside them
-    // while it runs on a donated slice).
-    let queued = k.sched.queued(&k.threads);
-    for (h, t) in k.threads.iter() {
-        if t.state == State::Ready && k.sched.current != Some(h) {
-            assert!(queued.contains(&h), "ready {h:?} not queued");
-        }
-        if !pecan_core::sched::LAZY && t.state != State::Ready {
-            assert!(!queued.contains(&h), "blocked {h:?} queued without lazy queues");
-        }
-    }
-    assert!(k.sched.bitmap_consistent());
-    // The running thread is ready and no ready thread outranks it.
-    if let Some(c) = k.sched.current {
-        let ct = k.threads.get(c).expect("current alive");
-        assert_eq!(ct.state, State::Ready, "running thread is ready");
-        for (_, t) in k.threads.iter() {
-            if t.state == State::Ready {
-                assert!(t.prio <= ct.prio, "a ready thread outranks the running one");
-            }
-        }
-    } else {
-        assert!(k.threads.iter().all(|(_, t)| t.state != State::Ready), "idle with a ready thread");
-    }
-    // The mapping database agrees with page tables and capability spaces, both ways.
-    for (id, n) in k.mdb.iter() {
-        let task = k.tasks.get(n.task).expect("node's task alive");
-        if let Some(p) = n.parent {
-            let pn = k.mdb.get(p).expect("parent alive");
-            assert_eq!(pn.res, n.res, "derived node maps the same resource");
-        }
-        match n.res {
-            Resource::Frame(pa) => {
-                assert_eq!(task.vm.get(&n.addr), Some(&VmEntry::Node(id)));
-                let pte = PageTable::<SimPte>::new(task.root).lookup(&k.hal.mem, VirtAddr(n.addr));
-                if let Some((frame, _)) = pte {
-                    assert_eq!(frame, pa, "page table maps the node's frame");
-                } else {
-                    // Only the root task's window pages may be recorded before they are touched.
-                    assert!(
-                        n.parent.is_none() && n.addr >= ROOT_PHYS_BASE,
-                        "mapping without a page-table entry"
-                    );
-                }
-            }
-            Resource::Cap => assert_eq!(task.caps.get(n.addr).map(|s| s.node).ok(), Some(id)),
-        }
-    }
-    for (th, task) in k.tasks.iter() {
-        for (va, e) in &task.vm {
-            match e {
-                VmEntry::Node(n) => assert!(k.mdb.get(*n).is_some_and(|x| x.task == th && x.addr == *va)),
-                VmEntry::Utcb(t) => {
-                    assert!(k.threads.get(*t).is_some_and(|x| x.utcb_va == *va && x.task == th))
-                }
-            }
-        }
-        for (sel, s) in task.caps.iter() {
-            assert!(k.mdb.get(s.node).is_some_and(|x| x.task == th && x.addr == sel));
-        }
-        // Every user leaf in the page table is recorded.
-        let mut leaves = Vec::new();
-        walk(&k.hal.mem, task.root, 3, 0, &mut leaves);
-        for va in leaves {
-            assert!(task.vm.contains_key(&va), "page {va:#x} mapped but not recorded");
-        }
-    }
-    // Quotas balance: every factory's usage is what its live objects cost.
-    for (f, fa) in k.factories.iter() {
-        let mut used = 0u64;
-        let tcb = core::mem::size_of::<pecan_core::thread::Tcb<pecan_sim::SimContext>>() as u64 + PAGE_SIZE;
-        used += k.threads.iter().filter(|(_, t)| t.charged_to == f).count() as u64 * tcb;
-        for (th, t) in k.tasks.iter() {
-            if t.charged_to == f {
-                let order = t.caps.size().trailing_zeros() as u8;
-                used += core::mem::size_of::<pecan_core::obj::task::Task>() as u64
-                    + pecan_core::obj::cap::CapSpace::cost(order)
-                    + PAGE_SIZE;
-                used += (t.pt_frames - 1) * PAGE_SIZE;
-                used += k.mdb.iter().filter(|(_, n)| n.task == th).count() as u64 * NODE_COST;
-            }
-        }
-        used += k.gates.iter().filter(|(_, g)| g.charged_to == f).count() as u64
-            * core::mem::size_of::<pecan_core::obj::gate::Gate>() as u64;
-        used += k.irqs.iter().filter(|(_, q)| q.charged_to == Some(f)).count() as u64
-            * core::mem::size_of::<pecan_core::obj::irq::Irq>() as u64;
-        for (_, sub) in k.factories.iter().filter(|(_, s)| s.parent == Some(f)) {
-            used += sub.limit + core::mem::size_of::<pecan_core::obj::factory::Factory>() as u64;
-        }
-        assert_eq!(fa.used, used, "factory {f:?} quota balance");
-    }
-    // Kernel frames: free + page tables + UTCBs = all.
-    let pt: u64 = k.tasks.iter().map(|(_, t)| t.pt_frames).sum();
-    let utcbs = k.threads.len() as u64;
-    assert_eq!(k.frames.len() as u64 + pt + utcbs, total_frames as u64, "kernel frames leaked");
-    let _ = USER_TOP;
-}
-
-fn walk(mem: &pecan_sim::SimMem, table: PhysAddr, level: usize, base: u64, out: &mut Vec<u64>) {
-    let entries = if level == 3 { 256 } else { 512 };
-    for i in 0..entries {
-        let raw = mem.read_u64(table.add(i as u64 * 8));
-        let va = base + ((i as u64) << (12 + 9 * level));
-        match pecan_sim::decode(raw, level) {
-            PteKind::Invalid => {}
-            PteKind::Table(next) => walk(mem, next, level - 1, va, out),
-            PteKind::Leaf(..) => out.push(va),
-        }
-    }
-}
-
 /// Shorthand for a tag.
 pub fn tag(label: u64, words: usize) -> MsgTag {
     MsgTag::new(label, words, 0)
+}
+
+/// Shorthand for a tag with typed items.
+pub fn tag_items(label: u64, words: usize, items: usize) -> MsgTag {
+    MsgTag::new(label, words, items)
 }

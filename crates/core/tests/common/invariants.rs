@@ -1,0 +1,244 @@
+//! The kernel's invariants, checked after every step of every test.
+//!
+//! Wait lists agree with thread states; the ready lists hold at least every ready thread
+//! (exactly the ready ones without lazy queues); no ready thread outranks the running one;
+//! the mapping database agrees with page tables and capability spaces both ways, and a
+//! derived mapping never has rights its parent lacks; every factory's usage is what its
+//! live objects cost; every kernel frame is free, a page table or a UTCB.
+
+use std::collections::HashMap;
+
+use pecan_abi::layout::ROOT_PHYS_BASE;
+use pecan_core::Kernel;
+use pecan_core::list::Which;
+use pecan_core::mdb::{NODE_COST, Resource};
+use pecan_core::obj::Handle;
+use pecan_core::obj::task::VmEntry;
+use pecan_core::thread::{Filter, State};
+use pecan_hal::{PAGE_SIZE, PhysAddr, PteKind, VirtAddr};
+use pecan_mm::PageTable;
+use pecan_sim::{Sim, SimPte};
+
+/// Checks every invariant; `total_frames` is the number of kernel frames at boot.
+pub fn check_invariants(k: &Kernel<Sim>, total_frames: usize) {
+    check_threads(k);
+    check_ready(k);
+    let nodes_of = check_mappings(k);
+    check_quotas(k, &nodes_of);
+    // Kernel frames: free + page tables + UTCBs = all.
+    let pt: u64 = k.tasks.iter().map(|(_, t)| t.pt_frames).sum();
+    let utcbs = k.threads.len() as u64;
+    assert_eq!(k.frames.len() as u64 + pt + utcbs, total_frames as u64, "kernel frames leaked");
+}
+
+/// One state per thread, consistent with the wait lists it is in.
+fn check_threads(k: &Kernel<Sim>) {
+    for (h, t) in k.threads.iter() {
+        let linked = t.wait_links.is_linked();
+        match t.state {
+            State::Sending { receiver, gate, .. } => {
+                assert!(k.gates.contains(gate), "{h:?} sends through a dead gate");
+                let r = k.threads.get(receiver).expect("sender's receiver alive");
+                assert!(
+                    r.send_queue.collect(&k.threads, Which::Wait).contains(&h),
+                    "{h:?} in its receiver's send queue"
+                );
+            }
+            State::WaitReply { callee, .. } => {
+                let c = k.threads.get(callee).expect("callee alive");
+                assert!(
+                    c.blocked_on_me.collect(&k.threads, Which::Wait).contains(&h),
+                    "{h:?} waits in its callee's list"
+                );
+            }
+            State::Receiving(Filter::Thread(t2)) => {
+                let c = k.threads.get(t2).expect("closed-wait partner alive");
+                assert!(c.blocked_on_me.collect(&k.threads, Which::Wait).contains(&h));
+            }
+            State::Receiving(Filter::Gate(g)) => {
+                let gate = k.gates.get(g).expect("closed-wait gate alive");
+                assert_eq!(gate.receiver, Some(h), "{h:?} waits on a gate not bound to it");
+            }
+            State::Receiving(Filter::Irq(i)) => {
+                let q = k.irqs.get(i).expect("closed-wait IRQ alive");
+                assert_eq!(q.target.map(|x| x.0), Some(h), "{h:?} waits on an IRQ not attached to it");
+            }
+            _ => assert!(!linked, "{h:?} in {:?} is in a wait list", t.state),
+        }
+        if !matches!(
+            t.state,
+            State::Sending { .. } | State::WaitReply { .. } | State::Receiving(Filter::Thread(_))
+        ) {
+            assert!(!linked, "{h:?} in {:?} is in a wait list", t.state);
+        }
+        for s in t.send_queue.collect(&k.threads, Which::Wait) {
+            assert!(
+                matches!(k.threads.get(s).unwrap().state, State::Sending { receiver, .. } if receiver == h)
+            );
+        }
+        assert_eq!(t.send_queue.len(), t.send_queue.collect(&k.threads, Which::Wait).len());
+        for s in t.blocked_on_me.collect(&k.threads, Which::Wait) {
+            let st = k.threads.get(s).unwrap().state;
+            assert!(
+                matches!(st, State::WaitReply { callee, .. } if callee == h)
+                    || st == State::Receiving(Filter::Thread(h)),
+                "{s:?} in {h:?}'s blocked list is {st:?}"
+            );
+        }
+        for i in t.pending_irqs.collect(&k.irqs, Which::Irq) {
+            let q = k.irqs.get(i).unwrap();
+            assert!(q.pending && q.target.map(|x| x.0) == Some(h));
+        }
+        if let Some(task) = k.tasks.get(t.task) {
+            assert_eq!(task.vm.get(&t.utcb_va), Some(&VmEntry::Utcb(h)), "{h:?}'s UTCB recorded");
+        } else {
+            panic!("{h:?} lives in a dead task");
+        }
+    }
+    // A pending IRQ with a target is in exactly that target's list.
+    for (i, q) in k.irqs.iter() {
+        if let (true, Some((t, _))) = (q.pending, q.target) {
+            let th = k.threads.get(t).expect("IRQ target alive");
+            assert!(th.pending_irqs.collect(&k.irqs, Which::Irq).contains(&i), "pending {i:?} listed");
+        }
+        if let Some((t, _)) = q.target {
+            assert!(k.threads.contains(t), "IRQ {i:?} attached to a dead thread");
+        }
+    }
+}
+
+/// Ready lists hold at least every ready thread (the running one may be outside them while
+/// it runs on a donated slice); the running thread is ready and outranked by nobody.
+fn check_ready(k: &Kernel<Sim>) {
+    let queued = k.sched.queued(&k.threads);
+    for (h, t) in k.threads.iter() {
+        if t.state == State::Ready && k.sched.current != Some(h) {
+            assert!(queued.contains(&h), "ready {h:?} not queued");
+        }
+        if !pecan_core::sched::LAZY && t.state != State::Ready {
+            assert!(!queued.contains(&h), "blocked {h:?} queued without lazy queues");
+        }
+    }
+    for h in &queued {
+        assert!(k.threads.contains(*h), "a dead thread is queued");
+        assert_eq!(queued.iter().filter(|x| *x == h).count(), 1, "{h:?} queued twice");
+    }
+    assert!(k.sched.bitmap_consistent());
+    if let Some(c) = k.sched.current {
+        let ct = k.threads.get(c).expect("current alive");
+        assert_eq!(ct.state, State::Ready, "running thread is ready");
+        for (_, t) in k.threads.iter() {
+            if t.state == State::Ready {
+                assert!(t.prio <= ct.prio, "a ready thread outranks the running one");
+            }
+        }
+    } else {
+        assert!(k.threads.iter().all(|(_, t)| t.state != State::Ready), "idle with a ready thread");
+    }
+}
+
+/// The mapping database agrees with page tables and capability spaces, both ways. Returns
+/// per task: (nodes, capability nodes).
+fn check_mappings(k: &Kernel<Sim>) -> HashMap<Handle, (u64, usize)> {
+    let mut nodes_of: HashMap<Handle, (u64, usize)> = HashMap::new();
+    for (id, n) in k.mdb.iter() {
+        let task = k.tasks.get(n.task).expect("node's task alive");
+        let e = nodes_of.entry(n.task).or_default();
+        e.0 += 1;
+        e.1 += (n.res == Resource::Cap) as usize;
+        if let Some(p) = n.parent {
+            let pn = k.mdb.get(p).expect("parent alive");
+            assert_eq!(pn.res, n.res, "derived node maps the same resource");
+            assert_eq!(n.rights & !pn.rights, 0, "derived node {id:?} has rights its parent lacks");
+        }
+        match n.res {
+            Resource::Frame(pa) => {
+                assert_eq!(task.vm.get(&n.addr), Some(&VmEntry::Node(id)));
+                assert_ne!(n.rights, 0, "a memory mapping without rights");
+                let pte = PageTable::<SimPte>::new(task.root).lookup(&k.hal.mem, VirtAddr(n.addr));
+                if let Some((frame, attrs)) = pte {
+                    assert_eq!(frame, pa, "page table maps the node's frame");
+                    assert_eq!(attrs.write, n.rights & 2 != 0, "page table has the node's write right");
+                } else {
+                    // Only the root task's window pages may be recorded before they are touched.
+                    assert!(
+                        n.parent.is_none() && n.addr >= ROOT_PHYS_BASE,
+                        "mapping without a page-table entry"
+                    );
+                }
+            }
+            Resource::Cap => {
+                let slot = task.caps.get(n.addr).expect("capability node in its slot");
+                assert_eq!(slot.node, id);
+                assert_eq!(slot.cap.rights.0, n.rights, "slot and node agree on rights");
+            }
+        }
+    }
+    for (th, task) in k.tasks.iter() {
+        for (va, e) in &task.vm {
+            match e {
+                VmEntry::Node(n) => assert!(k.mdb.get(*n).is_some_and(|x| x.task == th && x.addr == *va)),
+                VmEntry::Utcb(t) => {
+                    assert!(k.threads.get(*t).is_some_and(|x| x.utcb_va == *va && x.task == th))
+                }
+            }
+        }
+        // Every capability node is in its slot (checked above), and there are as many
+        // occupied slots as capability nodes: the two agree both ways.
+        let caps = nodes_of.get(&th).map_or(0, |x| x.1);
+        assert_eq!(task.caps.len(), caps, "capability slots without a node");
+        // Every user leaf in the page table is recorded.
+        let mut leaves = Vec::new();
+        walk(&k.hal.mem, task.root, 3, 0, &mut leaves);
+        for va in leaves {
+            assert!(task.vm.contains_key(&va), "page {va:#x} mapped but not recorded");
+        }
+    }
+    nodes_of
+}
+
+/// Quotas balance: every factory's usage is what its live objects cost.
+fn check_quotas(k: &Kernel<Sim>, nodes_of: &HashMap<Handle, (u64, usize)>) {
+    let tcb = core::mem::size_of::<pecan_core::thread::Tcb<pecan_sim::SimContext>>() as u64 + PAGE_SIZE;
+    for (f, fa) in k.factories.iter() {
+        let mut used = 0u64;
+        used += k.threads.iter().filter(|(_, t)| t.charged_to == f).count() as u64 * tcb;
+        for (th, t) in k.tasks.iter() {
+            if t.charged_to == f {
+                let order = t.caps.size().trailing_zeros() as u8;
+                used += core::mem::size_of::<pecan_core::obj::task::Task>() as u64
+                    + pecan_core::obj::cap::CapSpace::cost(order)
+                    + PAGE_SIZE;
+                used += (t.pt_frames - 1) * PAGE_SIZE;
+                used += nodes_of.get(&th).map_or(0, |x| x.0) * NODE_COST;
+            }
+        }
+        used += k.gates.iter().filter(|(_, g)| g.charged_to == f).count() as u64
+            * core::mem::size_of::<pecan_core::obj::gate::Gate>() as u64;
+        used += k.irqs.iter().filter(|(_, q)| q.charged_to == Some(f)).count() as u64
+            * core::mem::size_of::<pecan_core::obj::irq::Irq>() as u64;
+        for (_, sub) in k.factories.iter().filter(|(_, s)| s.parent == Some(f)) {
+            used += sub.limit + core::mem::size_of::<pecan_core::obj::factory::Factory>() as u64;
+        }
+        assert_eq!(fa.used, used, "factory {f:?} quota balance");
+        assert!(fa.used <= fa.limit, "factory {f:?} over its quota");
+    }
+}
+
+fn walk(mem: &pecan_sim::SimMem, table: PhysAddr, level: usize, base: u64, out: &mut Vec<u64>) {
+    let entries = if level == 3 { 256 } else { 512 };
+    // An untouched page reads as zero: no entries.
+    let Some(page) = mem.page(table.0) else { return };
+    for i in 0..entries {
+        let raw = u64::from_le_bytes(page[i * 8..i * 8 + 8].try_into().unwrap());
+        if raw == 0 {
+            continue;
+        }
+        let va = base + ((i as u64) << (12 + 9 * level));
+        match pecan_sim::decode(raw, level) {
+            PteKind::Invalid => {}
+            PteKind::Table(next) => walk(mem, next, level - 1, va, out),
+            PteKind::Leaf(..) => out.push(va),
+        }
+    }
+}
