@@ -20,6 +20,7 @@ core::arch::global_asm!(
     FDT_L2_INDEX = const FDT_L2_INDEX,
     MAIR = const MAIR_EL1,
     TCR = const TCR_BASE,
+    TCR_AS = const TCR_AS,
 );
 
 core::arch::global_asm!(
@@ -27,4 +28,5 @@ core::arch::global_asm!(
     REGS_SIZE = const REGS_SIZE,
     REGS_ELR = const REGS_ELR,
     REGS_SP = const REGS_SP,
+    STACK_SHIFT = const crate::layout::KERNEL_STACK_SHIFT,
 );

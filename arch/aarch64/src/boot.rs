@@ -56,7 +56,7 @@ fn boot_stack_top() -> u64 {
 /// # Safety
 /// `va` must map at least 2 MiB of readable memory (the boot window) or the whole tree.
 pub(crate) unsafe fn dtb_bytes(va: u64, pa: u64) -> Result<&'static [u8], BootError> {
-    if pa == 0 || pa % 8 != 0 {
+    if pa == 0 || !pa.is_multiple_of(8) {
         return Err(BootError::BadDtb);
     }
     // SAFETY: the caller maps at least the header.

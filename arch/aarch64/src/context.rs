@@ -39,7 +39,7 @@ pub const REGS_SPSR: usize = 33 * 8;
 /// Size of `Regs` (a multiple of 16, as the stack requires).
 pub const REGS_SIZE: usize = 34 * 8;
 
-const _: () = assert!(core::mem::size_of::<Regs>() == REGS_SIZE && REGS_SIZE % 16 == 0);
+const _: () = assert!(core::mem::size_of::<Regs>() == REGS_SIZE && REGS_SIZE.is_multiple_of(16));
 const _: () = assert!(core::mem::offset_of!(Regs, elr) == REGS_ELR);
 const _: () = assert!(core::mem::offset_of!(Regs, spsr) == REGS_SPSR);
 const _: () = assert!(core::mem::offset_of!(Regs, sp) == REGS_SP);

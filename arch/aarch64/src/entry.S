@@ -186,7 +186,7 @@ el1_entry:
     ubfx    x2, x1, #4, #4                  // ASIDBits: 0b0010 means 16 bits
     cmp     x2, #2
     b.ne    7f
-    orr     x0, x0, #(1 << 36)              // TCR.AS: 16-bit ASIDs
+    orr     x0, x0, #{TCR_AS}                // TCR.AS: 16-bit ASIDs
 7:  msr     tcr_el1, x0
     adrp    x0, boot_tt0_l0
     msr     ttbr0_el1, x0

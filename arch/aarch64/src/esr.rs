@@ -107,13 +107,13 @@ impl Esr {
         let fsc = self.iss() & 0x3f;
         let level = Some((fsc & 3) as u8);
         match fsc {
-            0b0000_00..=0b0000_11 => ("address size fault", level),
-            0b0001_00..=0b0001_11 => ("translation fault", level),
-            0b0010_00..=0b0010_11 => ("access flag fault", level),
-            0b0011_00..=0b0011_11 => ("permission fault", level),
-            0b0100_00 => ("synchronous external abort", None),
-            0b1000_01 => ("alignment fault", None),
-            0b1100_00 => ("TLB conflict abort", None),
+            0x00..=0x03 => ("address size fault", level),
+            0x04..=0x07 => ("translation fault", level),
+            0x08..=0x0b => ("access flag fault", level),
+            0x0c..=0x0f => ("permission fault", level),
+            0x10 => ("synchronous external abort", None),
+            0x21 => ("alignment fault", None),
+            0x30 => ("TLB conflict abort", None),
             _ => ("other fault status", None),
         }
     }

@@ -54,6 +54,15 @@ pub fn direct_map_runs(m: &MemoryMap) -> impl Iterator<Item = (u64, u64)> + '_ {
     })
 }
 
+/// Every kernel stack is `1 << KERNEL_STACK_SHIFT` bytes (64 KiB) at an address aligned to
+/// twice that, with an unmapped guard page below it (see `vectors.S`: the overflow check).
+pub const KERNEL_STACK_SHIFT: u32 = 16;
+
+/// Whether a frame at `addr` lies inside its kernel stack (what the vectors test).
+pub const fn in_kernel_stack(addr: u64) -> bool {
+    addr & (1 << KERNEL_STACK_SHIFT) == 0
+}
+
 /// The level-0 (Arm ARM) index of `va`.
 pub const fn l0_index(va: u64) -> usize {
     ((va >> 39) & 0x1ff) as usize
@@ -121,6 +130,13 @@ mod tests {
         assert!(c.iter().all(|c| c.level == 1));
         let c: Vec<Chunk> = chunks(PHYSMAP_BASE + 0x4000_0000, 0x4000_0000, 0x8000_0000, 2).collect();
         assert_eq!(c.iter().map(|c| c.level).collect::<Vec<_>>(), [2, 2]);
+    }
+
+    #[test]
+    fn stack_overflow_bit() {
+        let base = KERNEL_BASE + 0x6_0000; // 128 KiB aligned
+        assert!(in_kernel_stack(base) && in_kernel_stack(base + 0xfff0));
+        assert!(!in_kernel_stack(base - 16) && !in_kernel_stack(base - 4096));
     }
 
     #[test]

@@ -17,6 +17,8 @@ pub mod sysregs;
 pub mod timer;
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod archtest;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod asm;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub mod boot;

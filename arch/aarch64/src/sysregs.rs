@@ -25,12 +25,12 @@ pub const SCTLR_MMU_ON: u64 = SCTLR_MMU_OFF | SCTLR_M | SCTLR_C | SCTLR_I;
 
 /// TCR_EL1 without IPS and AS (the boot code fills those from ID_AA64MMFR0_EL1): 48-bit
 /// user and kernel halves (T0SZ = T1SZ = 16), 4 KiB granules, table walks inner-shareable
-/// and write-back cacheable, the ASID taken from TTBR0_EL1.
+/// and write-back cacheable, the ASID taken from TTBR0_EL1 (TG0 = 0b00 selects 4 KiB for
+/// the user half).
 pub const TCR_BASE: u64 = 16                // T0SZ
     | (0b01 << 8)                           // IRGN0: write-back, write-allocate
     | (0b01 << 10)                          // ORGN0
     | (0b11 << 12)                          // SH0: inner shareable
-    | (0b00 << 14)                          // TG0: 4 KiB
     | (16 << 16)                            // T1SZ
     | (0b01 << 24)                          // IRGN1
     | (0b01 << 26)                          // ORGN1
@@ -38,8 +38,6 @@ pub const TCR_BASE: u64 = 16                // T0SZ
     | (0b10 << 30); // TG1: 4 KiB
 /// TCR_EL1.AS: 16-bit ASIDs.
 pub const TCR_AS: u64 = 1 << 36;
-/// TCR_EL1.EPD0: no walks through TTBR0_EL1.
-pub const TCR_EPD0: u64 = 1 << 7;
 
 const KERNEL: Attrs =
     Attrs { read: true, write: false, exec: false, user: false, global: true, mem: MemType::Normal };

@@ -56,17 +56,25 @@ extern "C" fn pecan_aarch64_trap(frame: &mut Regs, vector: u64) {
                 frame.elr += 4;
                 return;
             }
-            fault(frame, vector, esr)
+            fault(frame, vector, esr, None)
         }
         vector::EL1_IRQ => crate::machine::irq(),
-        _ => fault(frame, vector, Esr(ESR_EL1.get())),
+        _ => fault(frame, vector, Esr(ESR_EL1.get()), None),
     }
 }
 
+/// Called by `vectors.S` on the overflow stack when an EL1 exception found its frame
+/// below the kernel stack. x0, x1 and SP of the interrupted code are lost (x1 shows the
+/// vector number, x0 and SP are 0 in the report).
+#[unsafe(no_mangle)]
+extern "C" fn pecan_aarch64_stack_overflow(frame: &mut Regs, vector: u64) -> ! {
+    fault(frame, vector, Esr(ESR_EL1.get()), Some("kernel stack overflow"))
+}
+
 /// Prints the fault report and stops the machine with `ExitCode::KernelFault`.
-fn fault(frame: &Regs, vector: u64, esr: Esr) -> ! {
+fn fault(frame: &Regs, vector: u64, esr: Esr, what: Option<&str>) -> ! {
     let w = write_bytes;
-    let what = VECTOR_NAMES.get(vector as usize).copied().unwrap_or("unknown vector");
+    let what = what.unwrap_or(VECTOR_NAMES.get(vector as usize).copied().unwrap_or("unknown vector"));
     let far = FAR_EL1.get();
     write_fmt(w, format_args!("\nKERNEL FAULT: {what} (vector {vector})\n"));
     write_fmt(

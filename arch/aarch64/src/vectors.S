@@ -13,6 +13,14 @@
 // The handler may change the frame (ELR for breakpoints, registers for system calls);
 // the return path restores it all and `eret`s.
 //
+// Kernel stack overflow: every kernel stack is 2^STACK_SHIFT bytes at an address aligned
+// to 2^(STACK_SHIFT + 1), with an unmapped guard page below it, so a frame address inside
+// a stack has bit STACK_SHIFT clear and one just below it has it set. The EL1-with-SP_EL1
+// vectors test that bit of the new frame's address before storing anything (using SP
+// itself as the scratch register: sp += x0; x0 = sp - x0 gives the frame address in x0
+// and the original x0 back after sp - x0) and, on overflow, switch to a small overflow
+// stack and report instead of faulting again and again into whatever lies below.
+//
 // EL0 (next issue): while a thread runs in user mode, SP_EL1 will point just past its
 // `Context` (context.rs) instead of at a kernel stack, so the same stores land in the
 // thread's saved registers and trap_entry_el0 then moves SP to the CPU's kernel stack
@@ -25,6 +33,22 @@
     stp     x0, x1, [sp, #(16 * 0)]
     mov     x1, #\num
     b       \path
+.endm
+
+// A vector taken at EL1 on SP_EL1: the same, after the stack-overflow check.
+.macro vector_checked num
+    .balign 0x80
+    sub     sp, sp, #{REGS_SIZE}
+    add     sp, sp, x0                      // sp = frame + x0
+    sub     x0, sp, x0                      // x0 = frame
+    tbnz    x0, #{STACK_SHIFT}, 1f          // the frame is below the stack
+    sub     x0, sp, x0                      // x0 = x0 again
+    sub     sp, sp, x0                      // sp = frame
+    stp     x0, x1, [sp, #(16 * 0)]
+    mov     x1, #\num
+    b       trap_entry_el1
+1:  mov     x1, #\num
+    b       stack_overflow
 .endm
 
 .macro save_rest
@@ -77,10 +101,10 @@ exception_vectors:
     vector  1, trap_entry_el1       //                     IRQ
     vector  2, trap_entry_el1       //                     FIQ
     vector  3, trap_entry_el1       //                     SError
-    vector  4, trap_entry_el1       // current EL, SP_EL1: synchronous
-    vector  5, trap_entry_el1       //                     IRQ
-    vector  6, trap_entry_el1       //                     FIQ
-    vector  7, trap_entry_el1       //                     SError
+    vector_checked 4               // current EL, SP_EL1: synchronous
+    vector_checked 5               //                     IRQ
+    vector_checked 6               //                     FIQ
+    vector_checked 7               //                     SError
     vector  8, trap_entry_el0       // lower EL, AArch64:  synchronous
     vector  9, trap_entry_el0       //                     IRQ
     vector  10, trap_entry_el0      //                     FIQ
@@ -115,3 +139,27 @@ trap_entry_el0:
     restore_all
     add     sp, sp, #{REGS_SIZE}
     eret
+
+// Protocol: in x1 = vector number, SP, x0 and x1 lost (see above); every other register is
+// the interrupted code's. Saves them on the overflow stack and calls
+// pecan_aarch64_stack_overflow(x0 = &Regs, x1 = vector), which does not return.
+stack_overflow:
+    ldr     x0, =overflow_stack_top
+    mov     sp, x0
+    sub     sp, sp, #{REGS_SIZE}
+    stp     xzr, x1, [sp, #(16 * 0)]
+    save_rest
+    stp     x30, xzr, [sp, #(16 * 15)]
+    mov     x0, sp
+    mov     x29, #0
+    bl      pecan_aarch64_stack_overflow
+2:  wfe
+    b       2b
+
+    .ltorg
+
+    .section .bss.overflow_stack, "aw", %nobits
+    .balign 16
+overflow_stack:
+    .space  8192
+overflow_stack_top:

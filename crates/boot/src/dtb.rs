@@ -521,7 +521,7 @@ mod tests {
             self.u32(FDT_BEGIN_NODE);
             self.st.extend_from_slice(name.as_bytes());
             self.st.push(0);
-            while self.st.len() % 4 != 0 {
+            while !self.st.len().is_multiple_of(4) {
                 self.st.push(0);
             }
             self
@@ -538,7 +538,7 @@ mod tests {
             self.u32(value.len() as u32);
             self.u32(off);
             self.st.extend_from_slice(value);
-            while self.st.len() % 4 != 0 {
+            while !self.st.len().is_multiple_of(4) {
                 self.st.push(0);
             }
             self

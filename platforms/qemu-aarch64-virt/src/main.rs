@@ -18,6 +18,9 @@ const BOARD: Board = Board { fallback_uart: 0x0900_0000, tick_hz: 1000 };
 #[unsafe(no_mangle)]
 extern "C" fn pecan_aarch64_boot_dtb(dtb_pa: u64, image_pa: u64, entry_el: u64) -> ! {
     let (mut m, info) = pecan_aarch64::boot::from_dtb(dtb_pa, image_pa, entry_el, &BOARD);
+    if let Some(name) = info.cmdline.get("arch-test") {
+        pecan_aarch64::archtest::run(&mut m, name);
+    }
     pecan_kernel::start(&mut m, &info)
 }
 
