@@ -71,7 +71,7 @@ pub struct TrapFrame {
 /// Bytes of a trap frame: a multiple of 16, so a frame that ends on a 16-byte boundary
 /// also starts on one.
 pub const TRAP_FRAME_SIZE: usize = core::mem::size_of::<TrapFrame>();
-const _: () = assert!(TRAP_FRAME_SIZE == 22 * 8 && TRAP_FRAME_SIZE % 16 == 0);
+const _: () = assert!(TRAP_FRAME_SIZE == 22 * 8 && TRAP_FRAME_SIZE.is_multiple_of(16));
 
 impl TrapFrame {
     /// Whether the trap came from user mode.

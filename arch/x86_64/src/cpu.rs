@@ -24,11 +24,18 @@ pub fn has_1g_pages() -> bool {
     cpuid(0x8000_0000).eax >= 0x8000_0001 && cpuid(0x8000_0001).edx & (1 << 26) != 0
 }
 
+/// Whether the CPU has the no-execute bit (CPUID.80000001h:EDX.NX).
+pub fn has_nx() -> bool {
+    cpuid(0x8000_0000).eax >= 0x8000_0001 && cpuid(0x8000_0001).edx & (1 << 20) != 0
+}
+
 /// Turns on what the kernel relies on (idempotent; the U-Boot stub did most of it already,
 /// Limine did not): CR0.WP/NE/MP with EM and TS clear; CR4.PGE, OSFXSR, OSXMMEXCPT (not
 /// OSXSAVE, which hung QEMU in an earlier measurement) and PCIDE when there are PCIDs;
 /// EFER.NXE.
 pub fn init() {
+    // Every kernel mapping of data is no-execute: without NX those entries would be invalid.
+    assert!(has_nx(), "the CPU has no NX (no-execute) bit, which the kernel's page tables need");
     // SAFETY: these bits only enable features the kernel's page tables and trap handling
     // are written for; CR4.PCIDE is set while CR3's PCID field is 0 (the kernel root is
     // loaded with PCID 0), as the SDM requires.

@@ -35,7 +35,7 @@ pub fn exception_name(vector: u64) -> (&'static str, &'static str) {
         28 => ("#HV", "hypervisor injection"),
         29 => ("#VC", "VMM communication"),
         30 => ("#SX", "security exception"),
-        0..32 => ("-", "reserved exception"),
+        15 | 22..=27 | 31 => ("-", "reserved exception"),
         _ => ("INT", "unexpected interrupt"),
     }
 }

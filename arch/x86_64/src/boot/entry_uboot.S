@@ -16,7 +16,8 @@
 //      physical 0..4 GiB with 2 MiB pages (the temporary identity map and the start of
 //      the physmap at 0xffff_8000_0000_0000), PML4[511] -> PDPT[510] maps physical
 //      0..1 GiB at 0xffff_ffff_8000_0000 (the kernel image);
-//   4. enables PGE, OSFXSR, OSXMMEXCPT (not OSXSAVE), EFER.NXE, CR0.WP/NE/MP, fninit;
+//   4. enables PGE, OSFXSR, OSXMMEXCPT (not OSXSAVE), EFER.NXE (when there is NX),
+//      CR0.WP/NE/MP, fninit;
 //   5. loads CR3, a boot GDT (64-bit kernel code 0x08, data 0x10), switches to the boot
 //      stack and jumps to the higher half;
 //   6. calls pecan_uboot_main(argc, argv, uboot_rsp) (SysV: rdi, rsi, rdx), which never
@@ -91,11 +92,17 @@ pecan_uboot_entry:
     mov rax, cr4
     or rax, 0x680
     mov cr4, rax
-    // EFER.NXE (bit 11).
+    // EFER.NXE (bit 11), if the CPU has NX (CPUID 0x80000001: EDX bit 20); Rust stops
+    // with a clear message if it does not.
+    mov eax, 0x80000001
+    cpuid
+    bt edx, 20
+    jnc 4f
     mov ecx, 0xc0000080
     rdmsr
     or eax, 0x800
     wrmsr
+4:
     // CR0: clear EM (2) and TS (3); set MP (1), NE (5), WP (16).
     mov rax, cr0
     and rax, -13

@@ -31,6 +31,7 @@ const E820_MAX: usize = 128 * e820::E820_ENTRY_SIZE;
 const BOOT_MAP_LIMIT: u64 = 4 << 30;
 
 /// Panics with a boot-information error (its text says "bad boot information").
+#[track_caller]
 fn fail(e: pecan_boot::BootError) -> ! {
     panic!("{e}")
 }
@@ -95,7 +96,7 @@ pub fn from_uboot(argc: usize, argv: u64, uboot_sp: u64) -> (X86, BootInfo) {
     for e in e820::entries(raw).unwrap_or_else(|e| fail(e)).filter(|e| e.is_ram()) {
         ram.add(e.addr, e.addr + e.size);
     }
-    paging::build_and_switch(&ram, cpu::has_1g_pages());
+    map_kernel(&ram);
     let acpi = discover_acpi(&ram, None);
     reserve_uboot(&mut memory, argv, acpi.as_ref().map(|(_, a)| a));
     let info = finish(Loader::UBoot, memory, cmdline, acpi);
@@ -120,10 +121,21 @@ pub fn from_limine(answers: &Answers<'_>) -> (X86, BootInfo) {
     for r in lb.info.memory.regions().iter().filter(|r| r.kind != RegionKind::Reserved) {
         ram.add(r.base, r.end());
     }
-    paging::build_and_switch(&ram, cpu::has_1g_pages());
+    map_kernel(&ram);
     let acpi = discover_acpi(&ram, lb.info.rsdp);
     let info = finish(Loader::Limine, lb.info.memory, lb.info.cmdline, acpi);
     (X86::new(), info)
+}
+
+/// Builds and loads the kernel's page tables with `ram` in the direct map.
+fn map_kernel(ram: &Ranges) {
+    let big = cpu::has_1g_pages();
+    paging::build_and_switch(ram, big);
+    let mib: u64 = ram.iter().map(|(s, e)| (e - s) >> 20).sum();
+    log::debug!(
+        "page tables: direct map of {mib} MiB in {} pages, kernel image in 4 KiB pages, identity map gone",
+        if big { "1 GiB and 2 MiB" } else { "2 MiB" }
+    );
 }
 
 /// Reads physical memory through the direct map, refusing what it does not cover.
