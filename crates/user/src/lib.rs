@@ -12,6 +12,7 @@ pub mod cap;
 pub mod ipc;
 pub mod msg;
 pub mod object;
+pub mod print;
 pub mod rpc;
 pub mod server;
 pub mod sync;
