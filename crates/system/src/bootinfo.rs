@@ -4,7 +4,7 @@ use pecan_abi::layout::{BOOTINFO_MAGIC, BootInfo, STARTINFO_MAGIC, StartInfo};
 
 /// The boot information at `addr` (the root task's argument), if it is one.
 pub fn boot_info(addr: u64) -> Option<&'static BootInfo> {
-    if addr == 0 || addr % 8 != 0 {
+    if addr == 0 || !addr.is_multiple_of(8) {
         return None;
     }
     // SAFETY: the kernel maps the boot information page read-only at this address for the
@@ -15,7 +15,7 @@ pub fn boot_info(addr: u64) -> Option<&'static BootInfo> {
 
 /// The start information at `addr` (a started task's argument), if it is one.
 pub fn start_info(addr: u64) -> Option<&'static StartInfo> {
-    if addr == 0 || addr % 8 != 0 {
+    if addr == 0 || !addr.is_multiple_of(8) {
         return None;
     }
     // SAFETY: the loader maps the start page read-only at this address for the task's

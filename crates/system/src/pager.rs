@@ -194,7 +194,7 @@ fn record(id: u64, kind: u64, req: &Received) {
 
 /// The pager thread's body: serves faults forever.
 pub extern "C" fn run(_: u64) -> ! {
-    pecan_user::server::serve(|req| handle(req))
+    pecan_user::server::serve(handle)
 }
 
 /// Tag of an empty reply (for documentation of the protocol).
