@@ -2,6 +2,7 @@
 //! exception in kernel mode (pure formatting, tested on the host).
 
 use core::fmt::{self, Write};
+use core::ops::Range;
 
 use crate::context::TrapFrame;
 
@@ -45,12 +46,27 @@ pub const fn has_error_code(vector: u64) -> bool {
     matches!(vector, 8 | 10..=14 | 17 | 21 | 29 | 30)
 }
 
-/// Writes the fault report for `f` (`cr2`: the faulting address of a page fault). The
-/// first line starts with `KERNEL FAULT`.
-pub fn write_report(w: &mut impl Write, f: &TrapFrame, cr2: u64) -> fmt::Result {
+/// The double-fault vector.
+pub const VECTOR_DF: u64 = 8;
+
+/// Writes the fault report for `f` (`cr2`: the last page-fault address). A page fault or a
+/// double fault whose `cr2` lies in `guard` (the unmapped page below the kernel stack) is
+/// reported as a kernel stack overflow: the CPU could not push the page fault's frame
+/// and raised a double fault, which runs on its own stack. The first line starts with
+/// `KERNEL FAULT`.
+pub fn write_report(w: &mut impl Write, f: &TrapFrame, cr2: u64, guard: Range<u64>) -> fmt::Result {
     let (mnemonic, name) = exception_name(f.vector);
-    writeln!(w, "\nKERNEL FAULT: vector {} ({mnemonic} {name}), error code {:#x}", f.vector, f.error)?;
-    if f.vector == VECTOR_PF {
+    let overflow = (f.vector == VECTOR_PF || f.vector == VECTOR_DF) && guard.contains(&cr2);
+    writeln!(
+        w,
+        "\nKERNEL FAULT: {}vector {} ({mnemonic} {name}), error code {:#x}",
+        if overflow { "kernel stack overflow: " } else { "" },
+        f.vector,
+        f.error
+    )?;
+    if overflow {
+        writeln!(w, "address: {cr2:#x} (in the guard page below the kernel stack)")?;
+    } else if f.vector == VECTOR_PF {
         let e = f.error;
         writeln!(
             w,
@@ -100,7 +116,7 @@ mod tests {
             ..TrapFrame::default()
         };
         let mut s = String::new();
-        write_report(&mut s, &f, 0xffff_dead_0000_0000).unwrap();
+        write_report(&mut s, &f, 0xffff_dead_0000_0000, 0..0).unwrap();
         assert!(s.starts_with("\nKERNEL FAULT: vector 14 (#PF page fault), error code 0x0\n"), "{s}");
         assert!(s.contains("address: 0xffffdead00000000 (not-present page on read in kernel mode)"), "{s}");
         assert!(s.contains("rip    0xffffffff80201234"));
@@ -113,17 +129,31 @@ mod tests {
     fn other_faults() {
         let f = TrapFrame { vector: 13, error: 0x18, ..TrapFrame::default() };
         let mut s = String::new();
-        write_report(&mut s, &f, 0x1234).unwrap();
+        write_report(&mut s, &f, 0x1234, 0..0).unwrap();
         assert!(s.contains("vector 13 (#GP general protection), error code 0x18"), "{s}");
         assert!(s.contains("address: none"));
         assert!(!s.contains("0x1234"));
         let f = TrapFrame { vector: 14, error: 0x13, ..TrapFrame::default() };
         s.clear();
-        write_report(&mut s, &f, 0x4000).unwrap();
+        write_report(&mut s, &f, 0x4000, 0..0).unwrap();
         assert!(
             s.contains("address: 0x4000 (protection violation on instruction fetch in kernel mode"),
             "{s}"
         );
+    }
+
+    #[test]
+    fn stack_overflow() {
+        let guard = 0xffff_ffff_8026_8000..0xffff_ffff_8026_9000;
+        let f = TrapFrame { vector: 8, rsp: 0xffff_ffff_8026_8ff0, ..TrapFrame::default() };
+        let mut s = String::new();
+        write_report(&mut s, &f, 0xffff_ffff_8026_8ff8, guard.clone()).unwrap();
+        assert!(s.starts_with("\nKERNEL FAULT: kernel stack overflow: vector 8 (#DF double fault)"), "{s}");
+        assert!(s.contains("address: 0xffffffff80268ff8 (in the guard page below the kernel stack)"), "{s}");
+        // A double fault for another reason is not called an overflow.
+        s.clear();
+        write_report(&mut s, &f, 0x1000, guard).unwrap();
+        assert!(s.starts_with("\nKERNEL FAULT: vector 8 (#DF double fault)"), "{s}");
     }
 
     #[test]

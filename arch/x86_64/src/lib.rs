@@ -16,6 +16,8 @@ pub mod pte;
 
 // Everything below touches the machine: built for the bare-metal target only.
 #[cfg(all(target_arch = "x86_64", target_os = "none"))]
+pub mod archtest;
+#[cfg(all(target_arch = "x86_64", target_os = "none"))]
 pub mod boot;
 #[cfg(all(target_arch = "x86_64", target_os = "none"))]
 pub mod cell;

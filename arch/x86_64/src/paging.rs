@@ -66,6 +66,12 @@ pub fn kernel_image() -> (u64, u64) {
     )
 }
 
+/// The unmapped guard page below the boot stack (virtual).
+pub fn stack_guard() -> core::ops::Range<u64> {
+    let g = &raw const __boot_stack_guard as u64;
+    g..g + PAGE_SIZE
+}
+
 /// The top of the boot stack (the boot CPU's kernel stack).
 pub fn boot_stack_top() -> u64 {
     &raw const __boot_stack_top as u64

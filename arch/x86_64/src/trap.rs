@@ -60,6 +60,7 @@ fn kernel_fault(f: &TrapFrame) -> ! {
         // A fault while reporting one: stop without printing more.
         crate::exit::qemu_exit(ExitCode::KernelFault as u32);
     }
-    let _ = fault::write_report(&mut crate::serial::Writer, f, crate::cpu::cr2());
+    let _ =
+        fault::write_report(&mut crate::serial::Writer, f, crate::cpu::cr2(), crate::paging::stack_guard());
     pecan_kernel::exit::exit(&mut crate::hal::X86::new(), ExitCode::KernelFault)
 }

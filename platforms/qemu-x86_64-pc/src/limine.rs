@@ -66,6 +66,6 @@ extern "C" fn pecan_limine_main() -> ! {
         cpus: MP.get_response().map(|r| r.cpus().len()),
         cmdline: EXECUTABLE_FILE.get_response().map(|r| r.file().string().to_bytes()),
     };
-    let (mut m, info) = pecan_x86_64::boot::from_limine(&answers);
-    pecan_kernel::start(&mut m, &info)
+    let (m, info) = pecan_x86_64::boot::from_limine(&answers);
+    crate::run(m, &info)
 }

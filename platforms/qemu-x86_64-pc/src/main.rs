@@ -18,8 +18,16 @@ use pecan_x86_64::X86;
 /// pointers), `uboot_sp` is U-Boot's stack pointer at the call.
 #[unsafe(no_mangle)]
 extern "C" fn pecan_uboot_main(argc: usize, argv: u64, uboot_sp: u64) -> ! {
-    let (mut m, info) = pecan_x86_64::boot::from_uboot(argc, argv, uboot_sp);
-    pecan_kernel::start(&mut m, &info)
+    let (m, info) = pecan_x86_64::boot::from_uboot(argc, argv, uboot_sp);
+    run(m, &info)
+}
+
+/// Runs an x86_64 self-test if `arch-test=NAME` asks for one, else the kernel.
+fn run(mut m: X86, info: &pecan_boot::BootInfo) -> ! {
+    if let Some(name) = info.cmdline.get("arch-test") {
+        pecan_x86_64::archtest::run(&mut m, name);
+    }
+    pecan_kernel::start(&mut m, info)
 }
 
 static PANICKING: AtomicBool = AtomicBool::new(false);
