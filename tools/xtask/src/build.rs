@@ -7,8 +7,59 @@ use std::process::Command;
 use crate::arch::{self, Arch, BootImage};
 use crate::{BootOpts, root};
 
+/// The user programs packed into the boot archive (binaries of `pecan-programs`).
+pub const PROGRAMS: &[&str] = &["init", "names", "pingpong"];
+
+/// Builds the user programs for `arch`; returns `(name, path)` for each.
+pub fn programs(arch: Arch) -> Result<Vec<(String, PathBuf)>> {
+    let root = root();
+    let target_dir = root.join("target").join(format!("user-{}", arch.name()));
+    let st = Command::new(env!("CARGO"))
+        .current_dir(&root)
+        .args(["build", "--release", "--package", "pecan-programs", "--target", arch.user_target()])
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .env("CARGO_ENCODED_RUSTFLAGS", ["-Crelocation-model=static", "-Cstrip=debuginfo"].join("\x1f"))
+        .status()
+        .context("running cargo build for the user programs")?;
+    if !st.success() {
+        bail!("user program build for {arch} failed");
+    }
+    let dir = target_dir.join(arch.user_target()).join("release");
+    PROGRAMS
+        .iter()
+        .map(|p| {
+            let path = dir.join(p);
+            if path.exists() { Ok((p.to_string(), path)) } else { bail!("{} is missing", path.display()) }
+        })
+        .collect()
+}
+
+/// Builds the user programs and packs them into the boot archive; returns its path.
+pub fn bootfs(arch: Arch) -> Result<PathBuf> {
+    let progs = programs(arch)?;
+    let mut files = Vec::new();
+    for (name, path) in &progs {
+        files.push((
+            name.clone(),
+            std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+        ));
+    }
+    let refs: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect();
+    let archive = pecan_boot::bootfs::build(&refs);
+    let out = root().join("build").join(arch.name());
+    std::fs::create_dir_all(&out)?;
+    let path = out.join("bootfs.bin");
+    // Rewrite only on change, so the kernel is not rebuilt for nothing.
+    if std::fs::read(&path).ok().as_deref() != Some(archive.as_slice()) {
+        std::fs::write(&path, &archive)?;
+    }
+    Ok(path)
+}
+
 /// Builds the kernel for `arch` with the given features; returns the ELF's path.
 pub fn kernel(arch: Arch, features: &str, no_default: bool) -> Result<PathBuf> {
+    let bootfs = bootfs(arch)?;
     let root = root();
     let target_dir = root.join("target").join(format!("kernel-{}", arch.name()));
     let mut c = Command::new(env!("CARGO"));
@@ -17,7 +68,9 @@ pub fn kernel(arch: Arch, features: &str, no_default: bool) -> Result<PathBuf> {
         .arg("--target-dir")
         .arg(&target_dir)
         // Flags for the whole kernel build; the linker script comes from the platform's build.rs.
-        .env("CARGO_ENCODED_RUSTFLAGS", kernel_rustflags(arch).join("\x1f"));
+        .env("CARGO_ENCODED_RUSTFLAGS", kernel_rustflags(arch).join("\x1f"))
+        // The platform's build script embeds this archive in the kernel image.
+        .env("PECAN_BOOTFS", &bootfs);
     if !features.is_empty() {
         c.args(["--features", features]);
     }

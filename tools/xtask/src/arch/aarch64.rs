@@ -31,7 +31,7 @@ const MAGIC_OFFSET: usize = 56;
 const LIMINE_EFI: &str = "BOOTAA64.EFI";
 /// The FAT partition's first sector.
 const PART_START: u32 = 2048;
-/// The FAT partition's size in sectors (32 MiB).
+/// The FAT partition's size in sectors (32 MiB: FAT16, too small for FAT32).
 const PART_SECTORS: u32 = 32 * 2048;
 /// Extra `-M virt` options from the environment.
 const MACHINE_ENV: &str = "PECAN_AARCH64_MACHINE";
@@ -54,7 +54,8 @@ pub fn make_image(kernel: &Path, opts: &BootOpts, out: &Path) -> Result<BootImag
             args.extend(["-kernel".into(), path(&image), "-append".into(), opts.cmdline.clone()]);
         }
         Loader::Limine => {
-            let efi = limine_file(std::env::var_os("LIMINE_DIR").map(PathBuf::from), LIMINE_EFI)?;
+            let dir = std::env::var_os("LIMINE_DIR").filter(|d| !d.is_empty()).map(PathBuf::from);
+            let efi = limine_file(dir, LIMINE_EFI)?;
             let conf = out.join("limine.conf");
             std::fs::write(&conf, limine_conf(&opts.cmdline))?;
             let disk = out.join("disk.img");
@@ -132,16 +133,21 @@ fn firmware_args(flash: &Path) -> Vec<String> {
 
 /// The environment that boots the `-kernel` Image with `booti` at once. A flash
 /// environment replaces U-Boot's default one entirely, so addresses are literal
-/// (`fdtcontroladdr` is set at run time).
+/// (`fdtcontroladdr` is set at run time). If the boot command fails, U-Boot powers the
+/// machine off (QEMU exits 0, which no kernel exit produces) instead of waiting at its
+/// prompt for the timeout.
 fn uboot_env_booti() -> String {
-    format!("bootdelay=0\nbootcmd=qfw load {LOAD_ADDR} 0x44000000; booti {LOAD_ADDR} - ${{fdtcontroladdr}}\n")
+    format!(
+        "bootdelay=0\nbootcmd=qfw load {LOAD_ADDR} 0x44000000; booti {LOAD_ADDR} - ${{fdtcontroladdr}}; \
+         poweroff\n"
+    )
 }
 
 /// The environment that starts Limine's UEFI loader from the virtio disk's FAT partition.
 fn uboot_env_efi() -> String {
     format!(
         "bootdelay=0\nbootcmd=virtio scan; load virtio 0:1 {LOAD_ADDR} EFI/BOOT/{LIMINE_EFI}; \
-         bootefi {LOAD_ADDR} ${{fdtcontroladdr}}\n"
+         bootefi {LOAD_ADDR} ${{fdtcontroladdr}}; poweroff\n"
     )
 }
 
@@ -209,11 +215,11 @@ fn limine_conf(cmdline: &str) -> String {
     )
 }
 
-/// A master boot record with one FAT32 (LBA) partition of `sectors` at `start`.
+/// A master boot record with one EFI system partition of `sectors` at `start`.
 fn mbr(start: u32, sectors: u32) -> [u8; 512] {
     let mut m = [0u8; 512];
     let e = &mut m[446..462];
-    e[4] = 0x0c; // FAT32 with LBA addressing
+    e[4] = 0xef; // EFI system partition (FAT16 inside), where Limine's boot() looks
     e[8..12].copy_from_slice(&start.to_le_bytes());
     e[12..16].copy_from_slice(&sectors.to_le_bytes());
     m[510] = 0x55;
@@ -231,7 +237,7 @@ fn fat_disk(disk: &Path, files: &[(PathBuf, &str)]) -> Result<()> {
         (&f).write_all(&mbr(PART_START, PART_SECTORS))?;
     }
     run(Command::new("mkfs.fat")
-        .args(["-F", "32", "--offset", &PART_START.to_string(), "-n", "PECAN"])
+        .args(["-F", "16", "--offset", &PART_START.to_string(), "-n", "PECAN"])
         .arg(disk)
         .arg((PART_SECTORS / 2).to_string()))?;
     let img = format!("{}@@{}", disk.display(), PART_START as u64 * 512);
@@ -336,7 +342,7 @@ mod tests {
     fn partition_table() {
         let m = mbr(2048, 65536);
         assert_eq!(&m[510..], &[0x55, 0xaa]);
-        assert_eq!(m[446 + 4], 0x0c);
+        assert_eq!(m[446 + 4], 0xef);
         assert_eq!(u32::from_le_bytes(m[454..458].try_into().unwrap()), 2048);
         assert_eq!(u32::from_le_bytes(m[458..462].try_into().unwrap()), 65536);
     }

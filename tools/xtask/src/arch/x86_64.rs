@@ -44,7 +44,11 @@ pub fn make_image(kernel: &Path, opts: &BootOpts, out: &Path) -> Result<BootImag
             std::fs::write(&conf, limine_conf(&opts.cmdline))?;
             fat_disk(
                 &disk,
-                &[(efi, "EFI/BOOT/BOOTX64.EFI"), (conf, "limine.conf"), (kernel.to_path_buf(), "boot/kernel")],
+                &[
+                    (efi, "EFI/BOOT/BOOTX64.EFI"),
+                    (conf, "limine.conf"),
+                    (kernel.to_path_buf(), "boot/kernel"),
+                ],
             )?;
         }
         Loader::Direct => bail!(
@@ -115,7 +119,9 @@ fn boot_script(cmdline: &str) -> Result<String> {
 
 /// The Limine 8 configuration.
 fn limine_conf(cmdline: &str) -> String {
-    format!("timeout: 0\n\n/pecan\n    protocol: limine\n    kernel_path: boot():/boot/kernel\n    cmdline: {cmdline}\n")
+    format!(
+        "timeout: 0\n\n/pecan\n    protocol: limine\n    kernel_path: boot():/boot/kernel\n    cmdline: {cmdline}\n"
+    )
 }
 
 /// `name` from the Limine release in `dir`, or an error naming exactly what is missing.
@@ -128,7 +134,11 @@ fn limine_file(dir: Option<PathBuf>, name: &str) -> Result<PathBuf> {
     };
     let f = dir.join(name);
     if !f.is_file() {
-        bail!("LIMINE_DIR={} has no {name} (Limine's x86_64 UEFI loader): missing file {}", dir.display(), f.display());
+        bail!(
+            "LIMINE_DIR={} has no {name} (Limine's x86_64 UEFI loader): missing file {}",
+            dir.display(),
+            f.display()
+        );
     }
     Ok(f)
 }
@@ -185,7 +195,9 @@ fn fat_disk(disk: &Path, files: &[(PathBuf, &str)]) -> Result<()> {
 
 /// Runs a tool, failing with its output when it fails.
 fn run(c: &mut Command) -> Result<()> {
-    let out = c.output().with_context(|| format!("running {:?} (is it installed? see tools/bootstrap)", c.get_program()))?;
+    let out = c
+        .output()
+        .with_context(|| format!("running {:?} (is it installed? see tools/bootstrap)", c.get_program()))?;
     if !out.status.success() {
         bail!(
             "{:?} failed ({}): {}{}",
@@ -226,7 +238,9 @@ mod tests {
     fn limine_config_and_missing_files() {
         let c = limine_conf("test=boot");
         assert!(c.starts_with("timeout: 0\n"));
-        assert!(c.contains("/pecan\n    protocol: limine\n    kernel_path: boot():/boot/kernel\n    cmdline: test=boot\n"));
+        assert!(c.contains(
+            "/pecan\n    protocol: limine\n    kernel_path: boot():/boot/kernel\n    cmdline: test=boot\n"
+        ));
         let e = limine_file(None, LIMINE_EFI).unwrap_err().to_string();
         assert!(e.contains("LIMINE_DIR") && e.contains("BOOTX64.EFI"), "{e}");
         let e = limine_file(Some(PathBuf::from("/nonexistent/limine")), LIMINE_EFI).unwrap_err().to_string();
