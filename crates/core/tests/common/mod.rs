@@ -52,6 +52,9 @@ pub struct World {
     pub root_task: Handle,
     pub root: Handle,
     pub total_frames: usize,
+    /// Check the invariants after every step (large tests turn this off and check at a
+    /// few points).
+    pub checks: bool,
     next_slot: u64,
     next_utcb: u64,
 }
@@ -94,7 +97,15 @@ impl World {
         let root_task = k.boot_root_task(&regions).expect("root task");
         let root = k.boot_root_thread(root_task, 0x40_0000, 0x7000_0000, &[5, 6]).expect("root thread");
         k.prepare_return();
-        let mut w = World { k, root_task, root, total_frames, next_slot: 64, next_utcb: 0x10_0000_0000 };
+        let mut w = World {
+            k,
+            root_task,
+            root,
+            total_frames,
+            checks: true,
+            next_slot: 64,
+            next_utcb: 0x10_0000_0000,
+        };
         w.check();
         w
     }
@@ -366,6 +377,11 @@ impl World {
         self.invoke_ok(self.root, task_slot, task::MAP, &[fp.0, dst]);
     }
 
+    /// Copies root's task capability in `slot` into `task_slot` at `dst`.
+    pub fn give_task(&mut self, slot: u64, task_slot: u64, dst: u64) {
+        self.give_cap(slot, task_slot, dst);
+    }
+
     /// Root's page of the physical window for `pa`.
     pub fn window(pa: u64) -> u64 {
         ROOT_PHYS_BASE + pa
@@ -443,8 +459,15 @@ impl World {
 
     // ---- invariants ----------------------------------------------------------------------
 
-    /// Checks every invariant of the kernel's state.
+    /// Checks every invariant of the kernel's state (if `checks` is on).
     pub fn check(&mut self) {
+        if self.checks {
+            self.check_now();
+        }
+    }
+
+    /// Checks every invariant of the kernel's state now.
+    pub fn check_now(&mut self) {
         check_invariants(&self.k, self.total_frames);
         self.check_tlb();
     }
@@ -475,6 +498,11 @@ impl Default for World {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// The physical address `off` bytes into the root task's RAM.
+pub fn ram(off: u64) -> u64 {
+    ROOT_RAM.0 + off
 }
 
 /// Shorthand for a tag.
