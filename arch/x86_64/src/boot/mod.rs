@@ -121,6 +121,10 @@ pub fn from_limine(answers: &Answers<'_>) -> (X86, BootInfo) {
     for r in lb.info.memory.regions().iter().filter(|r| r.kind != RegionKind::Reserved) {
         ram.add(r.base, r.end());
     }
+    // The RSDP may sit in memory the map calls reserved (UEFI firmware): map its 2 MiB too.
+    if let Some(rsdp) = lb.info.rsdp {
+        ram.add(rsdp, rsdp + 36);
+    }
     map_kernel(&ram);
     let acpi = discover_acpi(&ram, lb.info.rsdp);
     let info = finish(Loader::Limine, lb.info.memory, lb.info.cmdline, acpi);
