@@ -47,7 +47,7 @@ fn image_size() -> u64 {
     (&raw const __image_end) as u64 - KERNEL_BASE
 }
 
-fn boot_stack_top() -> u64 {
+pub(crate) fn boot_stack_top() -> u64 {
     (&raw const __boot_stack_top) as u64
 }
 

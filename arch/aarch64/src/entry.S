@@ -249,13 +249,15 @@ high_entry:
 // Protocol: EL1, MMU and caches on under Limine's tables (the kernel at its link address,
 // the HHDM), DAIF masked, SP = a Limine stack, MAIR_EL1 = 0xff (index 0 only); all other
 // registers undefined. Out: pecan_aarch64_boot_limine() on the boot stack with the
-// kernel's MAIR (index 0 unchanged, so Limine's mappings keep their meaning), vectors set,
-// BSS zeroed, FP/SIMD trapped.
+// kernel's MAIR (index 0 unchanged, so Limine's mappings keep their meaning), the same
+// SCTLR_EL1 as the U-Boot path, vectors set, BSS zeroed, FP/SIMD trapped.
     .global limine_entry
 limine_entry:
     msr     daifset, #0xf
     ldr     x0, ={MAIR}
     msr     mair_el1, x0
+    ldr     x0, ={SCTLR_MMU_ON}
+    msr     sctlr_el1, x0
     msr     cpacr_el1, xzr
     msr     tpidr_el1, xzr
     isb

@@ -81,6 +81,8 @@ pub fn from_limine(board: &Board) -> (Aarch64, BootInfo) {
     crate::physmem::set_offset(boot.hhdm_offset);
     let image_pa = boot.executable.physical_base;
     crate::boot::set_image_pa(image_pa);
+    // SAFETY: once, on the boot CPU, before anything reads per-CPU data.
+    unsafe { crate::percpu::init(0, crate::boot::boot_stack_top()) };
     let Some(dtb_pa) = boot.info.dtb else { panic!("{} (no device-tree response)", BootError::BadDtb) };
     let dtb_va = boot.hhdm_offset + dtb_pa;
     // SAFETY: the HHDM maps all memory the loader reports, the device tree included.

@@ -323,10 +323,10 @@ mod tests {
     fn environments() {
         let env = uboot_env_booti();
         assert!(env.starts_with("bootdelay=0\n"));
-        assert!(
-            env.contains("bootcmd=qfw load 0x40400000 0x44000000; booti 0x40400000 - ${fdtcontroladdr}\n")
-        );
-        assert!(uboot_env_efi().contains("bootefi 0x40400000 ${fdtcontroladdr}"));
+        assert!(env.ends_with(
+            "\nbootcmd=qfw load 0x40400000 0x44000000; booti 0x40400000 - ${fdtcontroladdr}; poweroff\n"
+        ));
+        assert!(uboot_env_efi().contains("; bootefi 0x40400000 ${fdtcontroladdr}; poweroff\n"));
     }
 
     #[test]
