@@ -136,6 +136,7 @@ pub(crate) fn finish(
     image_pa: u64,
     mut boot: BootInfo,
 ) -> (Aarch64, BootInfo) {
+    crate::cpu::unmask_aborts();
     let mut mem = PhysMap;
     let root = crate::mmu::kernel_root();
     if let Err(e) = boot.memory.add(image_pa, image_size(), RegionKind::Kernel) {

@@ -16,6 +16,13 @@ pub fn disable_irq() {
     unsafe { core::arch::asm!("msr daifset, #2", options(nomem, nostack, preserves_flags)) };
 }
 
+/// Lets SErrors (asynchronous aborts) and debug exceptions in, so they are reported by
+/// the vectors instead of staying pending forever.
+pub fn unmask_aborts() {
+    // SAFETY: the vectors are installed before Rust runs; they report an SError and stop.
+    unsafe { core::arch::asm!("msr daifclr, #0xc", options(nomem, nostack, preserves_flags)) };
+}
+
 /// Waits for an interrupt and takes it, then restores the interrupt mask as it was. The
 /// `wfi` runs with IRQs masked, so an interrupt arriving between the check and the wait is
 /// not lost: it ends the wait and is taken when IRQs are unmasked right after.
