@@ -489,11 +489,12 @@ mod tests {
         assert!(msg.contains("/memory"), "{msg}");
     }
 
-    /// Flipping any byte of the tree gives a result or an error, never a panic.
+    /// Corrupting the tree gives a result or an error, never a panic.
     #[test]
     fn every_byte_corrupted() {
-        for i in 0..VIRT.len() {
-            // Every byte once; the header, reservations and first nodes three ways.
+        // The header, reservations and first nodes: every byte three ways; the rest: every
+        // third byte (all positions within a 4-byte token), to keep the test quick.
+        for i in (0..512).chain((512..VIRT.len()).step_by(3)) {
             let flips: &[u8] = if i < 512 { &[0x01, 0x80, 0xff] } else { &[0xff] };
             for &x in flips {
                 let mut d = VIRT.to_vec();
