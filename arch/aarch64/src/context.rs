@@ -127,6 +127,12 @@ impl UserContext for Context {
     fn set_arg(&mut self, arg: u64) {
         self.regs.x[0] = arg;
     }
+    fn set_tls(&mut self, tls: u64) {
+        self.tpidr_el0 = tls;
+    }
+    fn tls(&self) -> u64 {
+        self.tpidr_el0
+    }
     fn sys_control(&self) -> u64 {
         self.regs.x[0]
     }

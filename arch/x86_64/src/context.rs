@@ -124,6 +124,8 @@ pub struct Context {
     pub regs: TrapFrame,
     /// The x87/SSE state.
     pub fx: FxArea,
+    /// The thread pointer: the FS base user code runs with (the thread's UTCB).
+    pub tls: u64,
 }
 
 /// rflags of a new user thread: interrupts enabled, and the always-one bit 1.
@@ -158,7 +160,7 @@ impl UserContext for Context {
             rflags: USER_RFLAGS,
             ..TrapFrame::default()
         };
-        Context { regs, fx: FxArea::default() }
+        Context { regs, fx: FxArea::default(), tls: 0 }
     }
     fn ip(&self) -> u64 {
         self.regs.rip
@@ -174,6 +176,12 @@ impl UserContext for Context {
     }
     fn set_arg(&mut self, arg: u64) {
         self.regs.rdi = arg;
+    }
+    fn set_tls(&mut self, tls: u64) {
+        self.tls = tls;
+    }
+    fn tls(&self) -> u64 {
+        self.tls
     }
     fn sys_control(&self) -> u64 {
         self.regs.rax

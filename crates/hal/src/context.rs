@@ -38,6 +38,11 @@ pub trait UserContext: Clone {
     fn set_sp(&mut self, sp: u64);
     /// Sets the first argument register.
     fn set_arg(&mut self, arg: u64);
+    /// Sets the thread pointer user code finds its UTCB with (x86_64 FS base, AArch64
+    /// TPIDR_EL0); the kernel sets it to the UTCB address when it creates the thread.
+    fn set_tls(&mut self, tls: u64);
+    /// The thread pointer.
+    fn tls(&self) -> u64;
 
     /// System call: the control word (number and timeouts).
     fn sys_control(&self) -> u64;

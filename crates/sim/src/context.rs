@@ -20,6 +20,8 @@ pub struct SimContext {
     pub r2: u64,
     /// Message registers 0..REG_MRS.
     pub mr: [u64; REG_MRS],
+    /// Thread pointer.
+    pub tls: u64,
 }
 
 impl UserContext for SimContext {
@@ -40,6 +42,12 @@ impl UserContext for SimContext {
     }
     fn set_arg(&mut self, arg: u64) {
         self.arg = arg;
+    }
+    fn set_tls(&mut self, tls: u64) {
+        self.tls = tls;
+    }
+    fn tls(&self) -> u64 {
+        self.tls
     }
     fn sys_control(&self) -> u64 {
         self.r0

@@ -166,7 +166,9 @@ impl<H: Hal> Kernel<H> {
             self.uncharge(f, cost);
             return Err(e);
         }
-        let tcb = Tcb::new(task, H::Context::new_user(0, 0, 0), frame, utcb, f);
+        let mut ctx = H::Context::new_user(0, 0, 0);
+        ctx.set_tls(utcb);
+        let tcb = Tcb::new(task, ctx, frame, utcb, f);
         let h = match self.threads.insert(tcb) {
             Ok(h) => h,
             Err(_) => unreachable!("room was checked"),
@@ -175,6 +177,8 @@ impl<H: Hal> Kernel<H> {
             t.vm.insert(utcb, VmEntry::Utcb(h));
             t.threads += 1;
         }
+        // The UTCB knows its own address (x86_64 user code reads it FS-relative).
+        self.utcb_write(h, pecan_abi::utcb::offset::TCR + pecan_abi::utcb::TCR_SELF, utcb);
         Ok(ObjRef::Thread(h))
     }
 
