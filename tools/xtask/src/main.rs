@@ -49,6 +49,9 @@ pub struct BootOpts {
     /// Seconds before QEMU is killed.
     #[arg(long, default_value_t = 120)]
     pub timeout: u64,
+    /// Extra machine options (appended to `-M`, e.g. `virtualization=on` on AArch64).
+    #[arg(long, default_value = "")]
+    pub machine: String,
 }
 
 #[derive(Subcommand)]

@@ -24,16 +24,41 @@ pub struct Outcome {
     pub elapsed: Duration,
 }
 
+/// What QEMU reads on its standard input (the serial console's receive side).
+#[derive(Clone, Debug)]
+pub enum Input {
+    /// Nothing (end of file).
+    Null,
+    /// Our own standard input (interactive runs).
+    Inherit,
+    /// These bytes, written once QEMU has started.
+    Bytes(Vec<u8>),
+}
+
 /// Runs `cmd` for at most `timeout`, writing its output to `log_path` and, if `echo`,
 /// to our stdout as it arrives.
-pub fn run(mut cmd: Command, timeout: Duration, log_path: &Path, echo: bool, stdin: bool) -> Result<Outcome> {
+pub fn run(mut cmd: Command, timeout: Duration, log_path: &Path, echo: bool, stdin: Input) -> Result<Outcome> {
     let start = Instant::now();
     if let Some(dir) = log_path.parent() {
         std::fs::create_dir_all(dir)?;
     }
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    cmd.stdin(if stdin { Stdio::inherit() } else { Stdio::null() });
+    cmd.stdin(match stdin {
+        Input::Null => Stdio::null(),
+        Input::Inherit => Stdio::inherit(),
+        Input::Bytes(_) => Stdio::piped(),
+    });
     let mut child = cmd.spawn().with_context(|| format!("starting {:?}", cmd.get_program()))?;
+    if let (Input::Bytes(bytes), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        // Keep the pipe open after writing: end of file would make QEMU's serial backend
+        // report a hang-up.
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(&bytes);
+            let _ = pipe.flush();
+            std::thread::sleep(Duration::from_secs(3600));
+            drop(pipe);
+        });
+    }
     let log = Arc::new(Mutex::new(Vec::<u8>::new()));
     let mut readers = Vec::new();
     for stream in [
@@ -91,7 +116,7 @@ pub fn run(mut cmd: Command, timeout: Duration, log_path: &Path, echo: bool, std
 pub fn run_interactive(opts: &BootOpts) -> Result<i32> {
     let img = build::boot_image(opts)?;
     let log = crate::root().join("build").join(opts.arch.name()).join("run.log");
-    let out = run(img.command(), Duration::from_secs(opts.timeout), &log, true, true)?;
+    let out = run(img.command(), Duration::from_secs(opts.timeout), &log, true, Input::Inherit)?;
     Ok(match out.exit {
         KernelExit::Code(0) => 0,
         KernelExit::Code(c) => {

@@ -87,10 +87,11 @@ fn path(p: &Path) -> String {
 
 /// The machine, CPU, memory and console arguments every loader shares.
 fn machine_args(opts: &BootOpts) -> Vec<String> {
-    let extra = std::env::var(MACHINE_ENV).unwrap_or_default();
     let mut machine = "virt,gic-version=3".to_string();
-    if !extra.is_empty() {
-        machine = format!("{machine},{extra}");
+    for extra in [opts.machine.clone(), std::env::var(MACHINE_ENV).unwrap_or_default()] {
+        if !extra.is_empty() {
+            machine = format!("{machine},{extra}");
+        }
     }
     let mut a: Vec<String> = [
         "-M",

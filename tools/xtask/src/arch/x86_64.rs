@@ -68,7 +68,7 @@ pub fn make_image(kernel: &Path, opts: &BootOpts, out: &Path) -> Result<BootImag
 fn qemu_args(disk: &Path, opts: &BootOpts) -> Vec<String> {
     let mut a: Vec<String> = vec![
         "-M".into(),
-        "pc".into(),
+        if opts.machine.is_empty() { "pc".into() } else { format!("pc,{}", opts.machine) },
         "-cpu".into(),
         opts.cpu.clone().unwrap_or_else(|| "max".into()),
         "-m".into(),
