@@ -15,6 +15,8 @@ pub const ROOT_FACTORY: u64 = 3;
 pub const ROOT_CONSOLE: u64 = 4;
 /// The machine object.
 pub const ROOT_MACHINE: u64 = 5;
+/// All I/O ports (x86_64 only; the slot is empty on AArch64).
+pub const ROOT_IOPORTS: u64 = 9;
 /// The first of the hardware IRQ capabilities (lines listed in the boot info).
 pub const ROOT_IRQ_BASE: u64 = 32;
 /// The number of hardware IRQ slots.

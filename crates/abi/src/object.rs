@@ -23,6 +23,8 @@ pub enum ObjType {
     Console = 6,
     /// The machine: exit, counters.
     Machine = 7,
+    /// A range of I/O ports (x86_64 only).
+    IoPorts = 8,
 }
 
 impl ObjType {
@@ -36,6 +38,7 @@ impl ObjType {
             5 => ObjType::Factory,
             6 => ObjType::Console,
             7 => ObjType::Machine,
+            8 => ObjType::IoPorts,
             _ => return None,
         })
     }
@@ -139,4 +142,14 @@ pub mod machine {
     pub const COUNTERS: u64 = 2;
     /// `[]`: reset the kernel event counters.
     pub const RESET_COUNTERS: u64 = 3;
+}
+
+/// I/O-port methods (x86_64; the capability itself carries its port range).
+pub mod ioports {
+    /// `[port, width (1, 2 or 4)]` -> `[value]` (SEND).
+    pub const IN: u64 = 1;
+    /// `[port, width, value]` (SEND).
+    pub const OUT: u64 = 2;
+    /// `[dst, first, count]` (CONTROL): a capability to a part of this range, into `dst`.
+    pub const NARROW: u64 = 3;
 }

@@ -2,8 +2,8 @@
 //! initial capabilities (seed 002: "a root pager owns all memory at boot").
 
 use pecan_abi::caps::{
-    ROOT_CAP_ORDER, ROOT_CONSOLE, ROOT_FACTORY, ROOT_IRQ_BASE, ROOT_IRQ_COUNT, ROOT_MACHINE, ROOT_TASK,
-    ROOT_THREAD,
+    ROOT_CAP_ORDER, ROOT_CONSOLE, ROOT_FACTORY, ROOT_IOPORTS, ROOT_IRQ_BASE, ROOT_IRQ_COUNT, ROOT_MACHINE,
+    ROOT_TASK, ROOT_THREAD,
 };
 use pecan_abi::layout::{ROOT_BOOTINFO, ROOT_UTCB};
 use pecan_abi::{CapRights, Error, MemRights};
@@ -74,6 +74,13 @@ impl<H: Hal> Kernel<H> {
         self.install_cap(task, ROOT_FACTORY, Cap { obj: ObjRef::Factory(f), rights: all })?;
         self.install_cap(task, ROOT_CONSOLE, Cap { obj: ObjRef::Console, rights: all })?;
         self.install_cap(task, ROOT_MACHINE, Cap { obj: ObjRef::Machine, rights: all })?;
+        if H::HAS_IO_PORTS {
+            self.install_cap(
+                task,
+                ROOT_IOPORTS,
+                Cap { obj: ObjRef::IoPorts { first: 0, count: 1 << 16 }, rights: all },
+            )?;
+        }
         for (i, &line) in lines.iter().take(ROOT_IRQ_COUNT as usize).enumerate() {
             if (line as usize) >= self.hw_irqs.len() {
                 continue;

@@ -23,7 +23,7 @@ impl<H: Hal> Kernel<H> {
             ObjRef::Gate(g) => self.destroy_gate(g),
             ObjRef::Irq(i) => self.destroy_irq(i),
             ObjRef::Factory(f) => self.destroy_factory(f),
-            ObjRef::Console | ObjRef::Machine => Err(Error::WrongType),
+            ObjRef::Console | ObjRef::Machine | ObjRef::IoPorts { .. } => Err(Error::WrongType),
         }
     }
 

@@ -183,7 +183,7 @@ impl<H: Hal> Kernel<H> {
             ObjRef::Gate(h) => self.gates.contains(h),
             ObjRef::Irq(h) => self.irqs.contains(h),
             ObjRef::Factory(h) => self.factories.contains(h),
-            ObjRef::Console | ObjRef::Machine => true,
+            ObjRef::Console | ObjRef::Machine | ObjRef::IoPorts { .. } => true,
         }
     }
 

@@ -58,4 +58,15 @@ pub trait Hal {
     fn cpu_id(&self) -> usize;
     /// Stops the machine with `code` (0: success). Under QEMU, exits QEMU.
     fn exit(&mut self, code: u32) -> !;
+
+    /// Whether the machine has an I/O-port space (x86_64).
+    const HAS_IO_PORTS: bool = false;
+    /// Reads `width` (1, 2 or 4) bytes from I/O port `port`; `None` without port I/O.
+    fn port_in(&mut self, _port: u16, _width: u8) -> Option<u32> {
+        None
+    }
+    /// Writes `width` (1, 2 or 4) bytes to I/O port `port`; false without port I/O.
+    fn port_out(&mut self, _port: u16, _width: u8, _value: u32) -> bool {
+        false
+    }
 }

@@ -241,6 +241,8 @@ pub struct Sim {
     pub irq: SimIrq,
     /// Console.
     pub console: SimConsole,
+    /// I/O ports (a latch per port: reads return the last value written).
+    pub ports: HashMap<u16, u32>,
 }
 
 /// Why a simulated user access failed.
@@ -261,6 +263,7 @@ impl Sim {
             timer: SimTimer::default(),
             irq: SimIrq { masked: vec![true; 64] },
             console: SimConsole::default(),
+            ports: HashMap::new(),
         }
     }
 
@@ -316,6 +319,18 @@ impl Hal for Sim {
     }
     fn exit(&mut self, code: u32) -> ! {
         panic!("simulated machine exit with code {code}")
+    }
+
+    const HAS_IO_PORTS: bool = true;
+
+    fn port_in(&mut self, port: u16, width: u8) -> Option<u32> {
+        let mask = if width == 4 { u32::MAX } else { (1u32 << (8 * width as u32)) - 1 };
+        Some(self.ports.get(&port).copied().unwrap_or(0) & mask)
+    }
+
+    fn port_out(&mut self, port: u16, _width: u8, value: u32) -> bool {
+        self.ports.insert(port, value);
+        true
     }
 }
 

@@ -1,12 +1,12 @@
-//! Console and machine methods.
+//! Console, machine and I/O-port methods.
 
-use pecan_abi::object::{console, machine};
+use pecan_abi::object::{console, ioports, machine};
 use pecan_abi::{CapRights, Error};
 use pecan_hal::{Console, Hal};
 
 use super::{Args, Reply, need};
 use crate::kernel::Kernel;
-use crate::obj::Cap;
+use crate::obj::{Cap, Handle, ObjRef};
 
 impl<H: Hal> Kernel<H> {
     pub(super) fn invoke_console(&mut self, cap: Cap, method: u64, a: &Args) -> Result<Reply, Error> {
@@ -41,6 +41,50 @@ impl<H: Hal> Kernel<H> {
             machine::RESET_COUNTERS => {
                 need(&cap, CapRights::SEND)?;
                 self.counters = Default::default();
+                Ok(Reply::none())
+            }
+            _ => Err(Error::InvalidArgument),
+        }
+    }
+}
+
+impl<H: Hal> Kernel<H> {
+    pub(super) fn invoke_ioports(
+        &mut self,
+        cur: Handle,
+        cap: Cap,
+        first: u16,
+        count: u32,
+        method: u64,
+        a: &Args,
+    ) -> Result<Reply, Error> {
+        let inside =
+            |port: u64, width: u64| port >= first as u64 && port + width <= first as u64 + count as u64;
+        match method {
+            ioports::IN | ioports::OUT => {
+                need(&cap, CapRights::SEND)?;
+                let (port, width) = (a.get(0)?, a.get(1)?);
+                if !matches!(width, 1 | 2 | 4) || !inside(port, width) {
+                    return Err(Error::InvalidArgument);
+                }
+                if method == ioports::IN {
+                    let v = self.hal.port_in(port as u16, width as u8).ok_or(Error::WrongType)?;
+                    Ok(Reply::of(&[v as u64]))
+                } else if self.hal.port_out(port as u16, width as u8, a.get(2)? as u32) {
+                    Ok(Reply::none())
+                } else {
+                    Err(Error::WrongType)
+                }
+            }
+            ioports::NARROW => {
+                need(&cap, CapRights::CONTROL)?;
+                let (dst, f, n) = (a.get(0)?, a.get(1)?, a.get(2)?);
+                if n == 0 || !inside(f, n) {
+                    return Err(Error::InvalidArgument);
+                }
+                let task = self.task_of(cur)?;
+                let obj = ObjRef::IoPorts { first: f as u16, count: n as u32 };
+                self.install_cap(task, dst, Cap { obj, rights: cap.rights })?;
                 Ok(Reply::none())
             }
             _ => Err(Error::InvalidArgument),

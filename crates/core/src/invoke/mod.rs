@@ -113,6 +113,7 @@ impl<H: Hal> Kernel<H> {
             ObjRef::Irq(i) => self.invoke_irq(cur, cap, i, method, args),
             ObjRef::Console => self.invoke_console(cap, method, args),
             ObjRef::Machine => self.invoke_machine(cap, method, args),
+            ObjRef::IoPorts { first, count } => self.invoke_ioports(cur, cap, first, count, method, args),
         }
     }
 

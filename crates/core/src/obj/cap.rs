@@ -25,6 +25,13 @@ pub enum ObjRef {
     Console,
     /// The machine (one per kernel).
     Machine,
+    /// I/O ports `first .. first + count` (x86_64).
+    IoPorts {
+        /// First port.
+        first: u16,
+        /// Number of ports (up to 65536).
+        count: u32,
+    },
 }
 
 impl ObjRef {
@@ -38,6 +45,7 @@ impl ObjRef {
             ObjRef::Factory(_) => ObjType::Factory,
             ObjRef::Console => ObjType::Console,
             ObjRef::Machine => ObjType::Machine,
+            ObjRef::IoPorts { .. } => ObjType::IoPorts,
         }
     }
 }
