@@ -66,3 +66,7 @@ typed_cap!(
     /// The machine.
     Machine
 );
+typed_cap!(
+    /// A range of I/O ports (x86_64).
+    IoPorts
+);

@@ -22,7 +22,7 @@ pub mod utcb;
 #[cfg(feature = "rt")]
 pub mod rt;
 
-pub use cap::{AnyCap, CapSel, Console, Factory, Gate, Irq, Machine, Task, Thread};
+pub use cap::{AnyCap, CapSel, Console, Factory, Gate, IoPorts, Irq, Machine, Task, Thread};
 pub use ipc::{IpcError, Timeouts};
 pub use msg::{Msg, Received};
 pub use pecan_abi as abi;

@@ -1,11 +1,11 @@
 //! Kernel-object invocations: the `Invoke` system call with a method label and argument
 //! words, wrapped per object type.
 
-use pecan_abi::object::{any, console, factory, gate, irq, machine, task, thread};
+use pecan_abi::object::{any, console, factory, gate, ioports, irq, machine, task, thread};
 use pecan_abi::{Control, Fpage, MsgTag, Status, Sys, Timeout};
 
 use crate::arch::{Regs, syscall};
-use crate::cap::{AnyCap, CapSel, Console, Factory, Gate, Irq, Machine, Task, Thread};
+use crate::cap::{AnyCap, CapSel, Console, Factory, Gate, IoPorts, Irq, Machine, Task, Thread};
 use crate::ipc::IpcError;
 use crate::utcb;
 
@@ -243,5 +243,22 @@ impl Machine {
     /// Resets the event counters.
     pub fn reset_counters(self) -> Result<(), IpcError> {
         unit(invoke(self.0, machine::RESET_COUNTERS, &[]))
+    }
+}
+
+impl IoPorts {
+    /// Reads a byte from `port`.
+    pub fn inb(self, port: u16) -> Result<u8, IpcError> {
+        invoke(self.0, ioports::IN, &[port as u64, 1]).map(|r| r.get(0) as u8)
+    }
+
+    /// Writes a byte to `port`.
+    pub fn outb(self, port: u16, value: u8) -> Result<(), IpcError> {
+        unit(invoke(self.0, ioports::OUT, &[port as u64, 1, value as u64]))
+    }
+
+    /// A capability to `count` ports from `first` (within this range), into slot `dst`.
+    pub fn narrow(self, dst: u64, first: u16, count: u32) -> Result<IoPorts, IpcError> {
+        invoke(self.0, ioports::NARROW, &[dst, first as u64, count as u64]).map(|_| IoPorts::at(dst))
     }
 }
