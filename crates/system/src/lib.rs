@@ -13,5 +13,7 @@ pub mod frames;
 pub mod names;
 pub mod pager;
 pub mod ring;
+pub mod rootthread;
 pub mod slots;
 pub mod spawn;
+pub mod worker;

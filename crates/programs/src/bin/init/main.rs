@@ -33,6 +33,11 @@ fn main(info: u64) -> ! {
     let mode = cmdline_get(bi.cmdline(), "init").unwrap_or(b"demo");
     let code = match mode {
         b"demo" => demo::run(bi),
+        b"test" => {
+            let env = pecan_scenarios::Env { bi };
+            let (_, failed) = pecan_scenarios::run(&env, cmdline_get(bi.cmdline(), "scenario"));
+            if failed == 0 { 0 } else { 1 }
+        }
         other => {
             println!("init: unknown mode {:?}", core::str::from_utf8(other).unwrap_or("?"));
             91

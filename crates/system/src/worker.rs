@@ -1,0 +1,32 @@
+//! Commands of the `worker` program, which the test scenarios start in their own address
+//! spaces: `args[0]` is the command, the rest its arguments. A worker reports through the
+//! gate in its `PARENT` slot (a call whose words are its results).
+
+/// Serve forever on every gate bound to it: reply to each message with its words plus one,
+/// then the gate label; label of the reply = the request's label.
+pub const ECHO: u64 = 1;
+/// Call the gate in slot [`TARGET_SLOT`] `args[1]` times with word `i`; report
+/// `[calls that returned i + 1, last error code or 0]`.
+pub const CALL: u64 = 2;
+/// Read address 0.
+pub const NULL_DEREF: u64 = 3;
+/// Execute an undefined instruction.
+pub const ILLEGAL: u64 = 4;
+/// Execute a privileged instruction (`hlt` / `msr daif`).
+pub const PRIVILEGED: u64 = 5;
+/// Write and read back a pattern in `args[2]` pages from `args[1]`; report `[good pages]`.
+pub const TOUCH: u64 = 6;
+/// Report `[word at args[1]]`, wait for the parent's reply, then report the word again.
+pub const READ_TWICE: u64 = 7;
+/// Keep `args[1]` in FP/SIMD registers across `args[2]` yields; report `[1 if intact]`.
+pub const FPU: u64 = 8;
+/// Wait forever (open wait).
+pub const WAIT: u64 = 9;
+/// Spin: increment the word at `args[1]` forever.
+pub const SPIN: u64 = 10;
+/// Map (`args[2]` = 0) or grant (1) the page at `args[1]` to whoever calls it on the gate
+/// in [`TARGET_SLOT`]: call that gate with a map/grant item; report `[status]`.
+pub const SEND_PAGE: u64 = 11;
+
+/// The slot of the gate a `CALL` or `SEND_PAGE` worker uses.
+pub const TARGET_SLOT: u64 = 10;

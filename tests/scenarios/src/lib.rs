@@ -1,0 +1,61 @@
+//! User-space test scenarios, run by `init` with `init=test` (optionally `scenario=NAME` to
+//! run the ones whose name contains `NAME`). Each prints `SUBTEST <name> ok` or
+//! `SUBTEST <name> FAIL <why>`; the QEMU test matrix counts them. The same source runs on
+//! both architectures.
+#![no_std]
+
+extern crate alloc;
+
+mod env;
+mod ipc;
+
+pub use env::Env;
+
+use alloc::string::String;
+use pecan_user::println;
+
+/// Why a scenario failed.
+pub type Fail = String;
+
+/// A scenario.
+pub type Scenario = (&'static str, fn(&Env<'_>) -> Result<(), Fail>);
+
+/// Fails the scenario with a formatted message unless `cond` holds.
+#[macro_export]
+macro_rules! check {
+    ($cond:expr, $($msg:tt)*) => {
+        if !$cond {
+            return Err(alloc::format!($($msg)*));
+        }
+    };
+}
+
+/// Every scenario, in order.
+pub fn all() -> alloc::vec::Vec<Scenario> {
+    let mut v = alloc::vec::Vec::new();
+    v.extend_from_slice(ipc::SCENARIOS);
+    v
+}
+
+/// Runs the scenarios whose name contains `filter` (all without one); returns
+/// `(passed, failed)`.
+pub fn run(env: &Env<'_>, filter: Option<&[u8]>) -> (u32, u32) {
+    let (mut ok, mut bad) = (0, 0);
+    for (name, f) in all() {
+        if filter.is_some_and(|f| !name.as_bytes().windows(f.len().max(1)).any(|w| w == f)) {
+            continue;
+        }
+        match f(env) {
+            Ok(()) => {
+                ok += 1;
+                println!("SUBTEST {name} ok");
+            }
+            Err(why) => {
+                bad += 1;
+                println!("SUBTEST {name} FAIL {why}");
+            }
+        }
+    }
+    println!("scenarios: {ok} passed, {bad} failed");
+    (ok, bad)
+}
