@@ -1,8 +1,9 @@
 //! Starting more threads in the running task.
 //!
-//! Thread `i` of a task has its UTCB at `UTCB_AREA + i * 4 KiB` and its stack below
-//! `STACK_AREA + (i + 1) * STACK_SLOT` (thread 0 is the one the loader started). The stack
-//! must be backed: by the task's pager on demand, or mapped by the caller beforehand.
+//! Thread 0 of a task (the one the loader started) has its UTCB at `ROOT_UTCB`; thread
+//! `i >= 1` at `UTCB_AREA + i * 4 KiB`, and its stack below `STACK_AREA + (i + 1) *
+//! STACK_SLOT`. The stack must be backed: by the task's pager on demand, or mapped by the
+//! caller beforehand.
 
 use pecan_abi::caps::std_slots;
 use pecan_abi::layout::ROOT_UTCB;
@@ -10,8 +11,8 @@ use pecan_abi::layout::ROOT_UTCB;
 use crate::cap::{Factory, Task, Thread};
 use crate::ipc::IpcError;
 
-/// Where thread UTCBs are placed.
-pub const UTCB_AREA: u64 = ROOT_UTCB;
+/// Where the UTCBs of threads 1 and up are placed (room for millions).
+pub const UTCB_AREA: u64 = 0x0000_3ffc_0000_0000;
 /// Where thread stacks are placed.
 pub const STACK_AREA: u64 = 0x0000_3ffe_0000_0000;
 /// Bytes of address space per thread stack.
@@ -19,7 +20,7 @@ pub const STACK_SLOT: u64 = 1 << 20;
 
 /// The UTCB address of thread `i`.
 pub const fn utcb_of(i: u64) -> u64 {
-    UTCB_AREA + i * 4096
+    if i == 0 { ROOT_UTCB } else { UTCB_AREA + i * 4096 }
 }
 
 /// The initial stack pointer of thread `i` (`i >= 1`), aligned as the architecture's

@@ -40,3 +40,13 @@ pub fn utcb_base() -> usize {
     unsafe { asm!("mrs {}, tpidr_el0", out(reg) v, options(nostack, nomem, preserves_flags)) };
     v
 }
+
+/// The cycle counter (`PMCCNTR_EL0`, which the kernel makes readable at EL0; one tick per
+/// guest instruction under `-icount shift=0`).
+#[inline(always)]
+pub fn cycles() -> u64 {
+    let v: u64;
+    // SAFETY: reading PMCCNTR_EL0 has no side effects; the kernel enables EL0 access.
+    unsafe { asm!("mrs {}, pmccntr_el0", out(reg) v, options(nostack, nomem, preserves_flags)) };
+    v
+}

@@ -12,3 +12,8 @@ pub fn syscall(_r: &mut Regs) {
 pub fn utcb_base() -> usize {
     panic!("pecan-user: no UTCB on the host")
 }
+
+/// Panics: no cycle counter is read on the host.
+pub fn cycles() -> u64 {
+    panic!("pecan-user: no cycle counter on the host")
+}

@@ -4,17 +4,17 @@
 #[cfg(all(target_arch = "x86_64", target_os = "none"))]
 mod x86_64;
 #[cfg(all(target_arch = "x86_64", target_os = "none"))]
-pub use x86_64::{syscall, utcb_base};
+pub use x86_64::{cycles, syscall, utcb_base};
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod aarch64;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
-pub use aarch64::{syscall, utcb_base};
+pub use aarch64::{cycles, syscall, utcb_base};
 
 #[cfg(not(target_os = "none"))]
 mod host;
 #[cfg(not(target_os = "none"))]
-pub use host::{syscall, utcb_base};
+pub use host::{cycles, syscall, utcb_base};
 
 /// The registers of a system call: control word, capability selector, tag and the
 /// message registers that travel in machine registers. On return: status, gate label,

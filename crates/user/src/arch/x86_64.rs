@@ -47,3 +47,12 @@ pub fn utcb_base() -> usize {
     };
     v
 }
+
+/// The cycle counter (`rdtsc`; one tick per guest instruction under `-icount shift=0`).
+#[inline(always)]
+pub fn cycles() -> u64 {
+    let (lo, hi): (u32, u32);
+    // SAFETY: rdtsc is allowed in user mode (CR4.TSD clear) and has no side effects.
+    unsafe { asm!("rdtsc", out("eax") lo, out("edx") hi, options(nostack, nomem, preserves_flags)) };
+    (hi as u64) << 32 | lo as u64
+}

@@ -6,6 +6,7 @@
 
 extern crate alloc;
 
+mod bench;
 mod demo;
 mod threads;
 
@@ -33,6 +34,7 @@ fn main(info: u64) -> ! {
     let mode = cmdline_get(bi.cmdline(), "init").unwrap_or(b"demo");
     let code = match mode {
         b"demo" => demo::run(bi),
+        b"bench" => bench::run(bi),
         b"test" => {
             let env = pecan_scenarios::Env { bi };
             let (_, failed) = pecan_scenarios::run(&env, cmdline_get(bi.cmdline(), "scenario"));
