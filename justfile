@@ -32,4 +32,13 @@ test-host *args:
 
 # Formatting and lints for every crate on each of its targets.
 lint:
-    cargo xtask lint
+    cargo xtask test --only host --filter clippy
+    cargo fmt --all --check
+
+# Benchmarks under QEMU -icount shift=0 on both architectures; writes bench/results/<arch>.json.
+bench *args:
+    cargo xtask bench "$@"
+
+# Plots of bench/results/*.json (SVG).
+bench-plot:
+    cargo xtask bench-plot

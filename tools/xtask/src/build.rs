@@ -8,7 +8,8 @@ use crate::arch::{self, Arch, BootImage};
 use crate::{BootOpts, root};
 
 /// The user programs packed into the boot archive (binaries of `pecan-programs`).
-pub const PROGRAMS: &[&str] = &["init", "names", "pingpong", "stream", "uart", "pagerd", "pagedemo", "worker", "benchsrv"];
+pub const PROGRAMS: &[&str] =
+    &["init", "names", "pingpong", "stream", "uart", "pagerd", "pagedemo", "worker", "benchsrv"];
 
 /// Builds the user programs for `arch`; returns `(name, path)` for each.
 pub fn programs(arch: Arch) -> Result<Vec<(String, PathBuf)>> {

@@ -83,6 +83,9 @@ struct QemuTest {
     /// Bytes to type into the serial console.
     #[serde(default)]
     stdin: Option<String>,
+    /// Guest memory (QEMU `-m`).
+    #[serde(default)]
+    memory: Option<String>,
 }
 
 fn both() -> Vec<Arch> {
@@ -215,6 +218,7 @@ fn qemu_test(arch: Arch, t: &QemuTest, tally: &mut Tally) -> Result<()> {
         no_default_features: t.no_default_features,
         timeout: t.timeout,
         machine: t.machine.clone(),
+        memory: t.memory.clone(),
     };
     let elf = match build::kernel(arch, &t.features, t.no_default_features) {
         Ok(e) => e,

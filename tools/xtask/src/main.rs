@@ -2,8 +2,10 @@
 //! test matrix and the benchmarks. The justfile only calls this.
 
 mod arch;
+mod bench;
 mod build;
 mod harness;
+mod plot;
 mod qemu;
 
 use anyhow::Result;
@@ -52,6 +54,9 @@ pub struct BootOpts {
     /// Extra machine options (appended to `-M`, e.g. `virtualization=on` on AArch64).
     #[arg(long, default_value = "")]
     pub machine: String,
+    /// Guest memory (QEMU `-m`), default 512M.
+    #[arg(long)]
+    pub memory: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -75,6 +80,17 @@ enum Cmd {
         #[arg(long, default_value = "tests/matrix")]
         matrix: PathBuf,
     },
+    /// Run the benchmarks under -icount shift=0; write bench/results/<arch>.json.
+    Bench {
+        /// Only this architecture.
+        #[arg(long)]
+        arch: Option<Arch>,
+        /// The short smoke version (CI).
+        #[arg(long)]
+        quick: bool,
+    },
+    /// Draw bench/results/*.json as SVG plots.
+    BenchPlot,
 }
 
 fn main() {
@@ -88,6 +104,8 @@ fn main() {
         Cmd::Test { only, filter, no_host, matrix } => {
             harness::run(&harness::Selection { only, filter, no_host, matrix })
         }
+        Cmd::Bench { arch, quick } => bench::run(&arch.map_or(Arch::ALL.to_vec(), |a| vec![a]), quick),
+        Cmd::BenchPlot => plot::run(),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -37,7 +37,13 @@ pub enum Input {
 
 /// Runs `cmd` for at most `timeout`, writing its output to `log_path` and, if `echo`,
 /// to our stdout as it arrives.
-pub fn run(mut cmd: Command, timeout: Duration, log_path: &Path, echo: bool, stdin: Input) -> Result<Outcome> {
+pub fn run(
+    mut cmd: Command,
+    timeout: Duration,
+    log_path: &Path,
+    echo: bool,
+    stdin: Input,
+) -> Result<Outcome> {
     let start = Instant::now();
     if let Some(dir) = log_path.parent() {
         std::fs::create_dir_all(dir)?;

@@ -99,7 +99,7 @@ fn machine_args(opts: &BootOpts) -> Vec<String> {
         "-cpu",
         opts.cpu.as_deref().unwrap_or("max"),
         "-m",
-        "512M",
+        opts.memory.as_deref().unwrap_or("512M"),
         "-smp",
         &opts.smp.to_string(),
         "-semihosting",

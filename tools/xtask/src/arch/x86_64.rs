@@ -72,7 +72,7 @@ fn qemu_args(disk: &Path, opts: &BootOpts) -> Vec<String> {
         "-cpu".into(),
         opts.cpu.clone().unwrap_or_else(|| "max".into()),
         "-m".into(),
-        "512M".into(),
+        opts.memory.clone().unwrap_or_else(|| "512M".into()),
         "-smp".into(),
         opts.smp.to_string(),
         "-bios".into(),

@@ -1,0 +1,195 @@
+//! `xtask bench`: boots `init=bench` under `-icount shift=0` for every configuration (all
+//! optimizations on, then each switched off in turn), collects the `BENCH <name> <value>`
+//! lines, writes `bench/results/<arch>.json` and prints a table.
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::arch::{self, Arch, KernelExit, Loader};
+use crate::{BootOpts, build, qemu, root};
+
+/// The ablation list (`bench/ablations.toml`).
+#[derive(Deserialize)]
+struct Ablations {
+    ablation: Vec<Ablation>,
+}
+
+/// One optimization that can be switched off.
+#[derive(Deserialize, Clone)]
+pub struct Ablation {
+    /// Name used in metric names.
+    pub name: String,
+    /// The kernel cargo feature.
+    pub feature: String,
+    /// What it is.
+    pub what: String,
+}
+
+/// Metrics every result must have.
+const REQUIRED: &[&str] = &[
+    "null_syscall_roundtrip",
+    "as_switch",
+    "ipc_oneway_intra",
+    "ipc_oneway_inter",
+    "ipc_roundtrip_intra",
+    "ipc_roundtrip_inter",
+    "tlb_flushes_per_roundtrip_inter",
+];
+
+/// Metrics reported for every ablation.
+const ABLATION_METRICS: &[&str] = &["ipc_roundtrip_inter", "ipc_roundtrip_intra", "ipc_oneway_inter"];
+
+fn ablations() -> Result<Vec<Ablation>> {
+    let text = std::fs::read_to_string(root().join("bench/ablations.toml"))
+        .context("reading bench/ablations.toml")?;
+    Ok(toml::from_str::<Ablations>(&text)?.ablation)
+}
+
+/// Boots one configuration; returns its metrics.
+fn run_once(
+    arch: Arch,
+    features: &str,
+    no_default: bool,
+    quick: bool,
+    tag: &str,
+) -> Result<BTreeMap<String, f64>> {
+    let opts = BootOpts {
+        arch,
+        loader: Loader::Uboot,
+        cmdline: if quick { "init=bench bench=quick".into() } else { "init=bench".into() },
+        smp: 1,
+        icount: true,
+        cpu: None,
+        features: features.into(),
+        no_default_features: no_default,
+        timeout: if quick { 300 } else { 1800 },
+        machine: String::new(),
+        memory: Some("1G".into()),
+    };
+    let elf = build::kernel(arch, features, no_default)?;
+    let dir = root().join("build").join(arch.name()).join("bench").join(tag);
+    let img = arch::make_image(arch, &elf, &opts, &dir)?;
+    let out = qemu::run(
+        img.command(),
+        Duration::from_secs(opts.timeout),
+        &dir.join("log.txt"),
+        false,
+        qemu::Input::Null,
+    )?;
+    if out.exit != KernelExit::Code(0) || !out.log.contains("bench: done") {
+        let tail: Vec<&str> = out.log.lines().rev().take(30).collect();
+        for l in tail.into_iter().rev() {
+            eprintln!("   | {l}");
+        }
+        bail!("{arch} bench ({tag}) failed: {:?}", out.exit);
+    }
+    let mut m = BTreeMap::new();
+    for line in out.log.lines() {
+        if let Some(rest) = line.trim_end().strip_prefix("BENCH ") {
+            let mut it = rest.split_whitespace();
+            if let (Some(k), Some(v)) = (it.next(), it.next().and_then(|v| v.parse::<f64>().ok())) {
+                m.insert(k.to_string(), v);
+            }
+        }
+    }
+    Ok(m)
+}
+
+fn git_revision() -> String {
+    Command::new("git")
+        .current_dir(root())
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn qemu_version(arch: Arch) -> String {
+    let prog = match arch {
+        Arch::X86_64 => "qemu-system-x86_64",
+        Arch::Aarch64 => "qemu-system-aarch64",
+    };
+    Command::new(prog)
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.lines().next().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Runs the benchmarks for `arches`; with `quick`, only the smoke version of the default
+/// configuration (written to `build/bench/`, and checked: the JSON has the required metrics
+/// and the fast path was taken). Returns the exit code.
+pub fn run(arches: &[Arch], quick: bool) -> Result<i32> {
+    let abl = ablations()?;
+    let all: Vec<String> = abl.iter().map(|a| a.feature.clone()).collect();
+    let mut failed = false;
+    for &arch in arches {
+        println!("== bench {arch}: all optimizations on{}", if quick { " (quick)" } else { "" });
+        let mut metrics = match run_once(arch, "", false, quick, "default") {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("xtask: {e:#}");
+                failed = true;
+                continue;
+            }
+        };
+        if !quick {
+            for a in &abl {
+                let keep: Vec<&str> = all.iter().filter(|f| **f != a.feature).map(String::as_str).collect();
+                println!("== bench {arch}: without {} ({})", a.name, a.what);
+                match run_once(arch, &keep.join(","), true, false, &format!("no_{}", a.name)) {
+                    Ok(m) => {
+                        for k in ABLATION_METRICS {
+                            if let Some(v) = m.get(*k) {
+                                metrics.insert(format!("ablation_no_{}_{}", a.name, k), *v);
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        eprintln!("xtask: {e:#}");
+                        failed = true;
+                    }
+                }
+            }
+        }
+        let json = serde_json::json!({
+            "arch": arch.name(),
+            "git_revision": git_revision(),
+            "qemu_version": qemu_version(arch),
+            "unit": "guest instructions (QEMU -icount shift=0)",
+            "quick": quick,
+            "metrics": metrics,
+        });
+        // The smoke version does not overwrite the recorded results.
+        let dir = if quick { root().join("build/bench") } else { root().join("bench/results") };
+        let path = dir.join(format!("{}.json", arch.name()));
+        std::fs::create_dir_all(path.parent().unwrap())?;
+        std::fs::write(&path, serde_json::to_string_pretty(&json)? + "\n")?;
+        print_table(arch, &metrics);
+        println!("wrote {}", path.display());
+        for k in REQUIRED {
+            if !metrics.contains_key(*k) {
+                eprintln!("xtask: {arch}: metric {k} missing");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { 1 } else { 0 })
+}
+
+fn print_table(arch: Arch, m: &BTreeMap<String, f64>) {
+    println!();
+    println!("{arch}: guest instructions per operation (-icount shift=0)");
+    println!("{:-<64}", "");
+    for (k, v) in m {
+        println!("{k:<52} {v:>10.1}");
+    }
+    println!("{:-<64}", "");
+}
