@@ -30,11 +30,11 @@ pub fn frames_size(total: u64) -> u64 {
     (total / 8).clamp(16 * MIB, 128 * MIB) & !(PAGE_SIZE - 1)
 }
 
-/// Divides the usable memory of `map`: the heap from the start of the largest region,
-/// kernel frames next, the rest to the root task (plus `devices`).
-pub fn split(map: &MemoryMap, devices: &[(u64, u64)]) -> Option<Split> {
+/// The kernel heap `split` will choose (physical base and size), found without
+/// allocating: the heap must be initialized before `split` can build its lists.
+pub fn heap(map: &MemoryMap) -> Option<(u64, u64)> {
     let total = map.usable_bytes();
-    let (heap_bytes, mut frame_bytes) = (heap_size(total), frames_size(total));
+    let (heap_bytes, frame_bytes) = (heap_size(total), frames_size(total));
     if heap_bytes + frame_bytes + 16 * MIB > total {
         return None;
     }
@@ -42,13 +42,22 @@ pub fn split(map: &MemoryMap, devices: &[(u64, u64)]) -> Option<Split> {
     if largest.size < heap_bytes {
         return None;
     }
-    let heap = (largest.base, heap_bytes);
+    Some((largest.base, heap_bytes))
+}
+
+/// Divides the usable memory of `map`: the heap from the start of the largest region
+/// (the range [`heap`] returns), kernel frames next, the rest to the root task (plus
+/// `devices`). Allocates: the heap must be initialized first.
+pub fn split(map: &MemoryMap, devices: &[(u64, u64)]) -> Option<Split> {
+    let heap = self::heap(map)?;
+    let (largest, heap_bytes) = heap;
+    let mut frame_bytes = frames_size(map.usable_bytes());
     let mut frames = Vec::new();
     let mut root = Vec::new();
     // Regions in address order; the largest one starts with the heap.
     for r in map.usable() {
         let (mut base, end) = (r.base, r.base + r.size);
-        if r.base == largest.base {
+        if r.base == largest {
             base += heap_bytes;
         }
         let take = frame_bytes.min(end - base);

@@ -30,11 +30,12 @@ pub fn config(heap: u64, frames: u64, irq_lines: u32) -> Config {
 pub fn build<M: Platform>(mut m: M, info: &BootInfo, archive: &[u8]) -> Kernel<M> {
     let uart = m.uart_base();
     let devices = [(uart, if uart != 0 { pecan_hal::PAGE_SIZE } else { 0 })];
+    let heap = kmem::heap(&info.memory).expect("not enough memory for the kernel heap, frames and root task");
+    // SAFETY: the heap range is usable RAM that `split` gives to nobody else, mapped by the
+    // direct map, and this is the only initialization.
+    unsafe { crate::heap::init_global(m.phys_to_virt(PhysAddr(heap.0)), heap.1 as usize) };
     let split = kmem::split(&info.memory, &devices)
         .expect("not enough memory for the kernel heap, frames and root task");
-    // SAFETY: the heap range is usable RAM that `split` gave to nobody else, mapped by the
-    // direct map, and this is the only initialization.
-    unsafe { crate::heap::init_global(m.phys_to_virt(PhysAddr(split.heap.0)), split.heap.1 as usize) };
     let mut frames = FreeList::new();
     for &(base, size) in &split.frames {
         frames.add_region(m.mem(), base, size);
