@@ -90,7 +90,10 @@ impl<H: Hal> Kernel<H> {
             self.install_cap(task, ROOT_IRQ_BASE + i as u64, Cap { obj: ObjRef::Irq(h), rights: all })?;
         }
         if let Some(t) = self.threads.get_mut(th) {
-            t.ctx = H::Context::new_user(entry, sp, ROOT_BOOTINFO);
+            // Keep the context `create_thread` made: it holds the thread pointer (the UTCB).
+            t.ctx.set_ip(entry);
+            t.ctx.set_sp(sp);
+            t.ctx.set_arg(ROOT_BOOTINFO);
             t.prio = ROOT_PRIO;
         }
         self.wake(th);
