@@ -143,6 +143,18 @@ impl Mdb {
         }
     }
 
+    /// Whether `a` is `b` or a mapping `b` was derived from (directly or not).
+    pub fn is_ancestor_or_self(&self, a: NodeId, b: NodeId) -> bool {
+        let mut cur = Some(b);
+        while let Some(c) = cur {
+            if c == a {
+                return true;
+            }
+            cur = self.nodes.get(c).and_then(|n| n.parent);
+        }
+        false
+    }
+
     /// The nodes strictly below `id`, parents before children.
     pub fn descendants(&self, id: NodeId) -> Vec<NodeId> {
         let mut out = Vec::new();
@@ -252,6 +264,17 @@ mod tests {
         m.remove_leaf(c).unwrap();
         m.remove_leaf(a).unwrap();
         assert!(!m.has_children(r));
+    }
+
+    #[test]
+    fn ancestry() {
+        let mut m = Mdb::new(10);
+        let r = m.insert_root(h(0), 0, Resource::Cap, 7).unwrap();
+        let a = m.insert_child(r, h(1), 1, 7).unwrap();
+        let b = m.insert_child(a, h(2), 2, 7).unwrap();
+        let c = m.insert_child(r, h(3), 3, 7).unwrap();
+        assert!(m.is_ancestor_or_self(r, b) && m.is_ancestor_or_self(a, b) && m.is_ancestor_or_self(b, b));
+        assert!(!m.is_ancestor_or_self(b, a) && !m.is_ancestor_or_self(c, b) && !m.is_ancestor_or_self(a, c));
     }
 
     #[test]

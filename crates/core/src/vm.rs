@@ -207,8 +207,8 @@ impl<H: Hal> Kernel<H> {
     ) -> Result<(), Error> {
         let mut flush = Flush::default();
         let mut result = Ok(());
-        for off in (0..size).step_by(PAGE_SIZE as usize) {
-            let (sva, dva) = (src + off, dst + off);
+        for sva in self.source_pages(from, src, size) {
+            let dva = dst + (sva - src);
             if let Err(e) = self.map_page(from, sva, to, dva, rights, grant, &mut flush) {
                 result = Err(e);
                 break;
@@ -216,6 +216,31 @@ impl<H: Hal> Kernel<H> {
         }
         self.apply_flush(flush);
         result
+    }
+
+    /// The pages of `[src, src + size)` that may be mapped in `from`, in order: those it
+    /// has mappings for and, for the root task, those of its window. The work is what is
+    /// there, never the size of the flexpage (which may be the whole address space).
+    fn source_pages(&self, from: Handle, src: u64, size: u64) -> Vec<u64> {
+        let end = src.saturating_add(size);
+        let mut pages: Vec<u64> = match self.tasks.get(from) {
+            Some(t) => t.vm.range(src..end).map(|(va, _)| *va).collect(),
+            None => return Vec::new(),
+        };
+        if self.root_task == Some(from) {
+            for r in &self.root_regions {
+                let lo = (ROOT_PHYS_BASE + r.base).max(src);
+                let hi = (ROOT_PHYS_BASE + r.base).saturating_add(r.size).min(end).min(USER_TOP);
+                let mut va = lo & !(PAGE_SIZE - 1);
+                while va < hi {
+                    pages.push(va);
+                    va += PAGE_SIZE;
+                }
+            }
+            pages.sort_unstable();
+            pages.dedup();
+        }
+        pages
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -237,15 +262,20 @@ impl<H: Hal> Kernel<H> {
         let existing = self.tasks.get(to).ok_or(Error::PartnerDeleted)?.vm.get(&dva).copied();
         match existing {
             Some(VmEntry::Utcb(_)) => return Ok(()),
+            // The destination holds the mapping this page derives from: replacing it would
+            // revoke the source itself. The receiver has the page already; nothing changes.
+            Some(VmEntry::Node(n)) if self.mdb.is_ancestor_or_self(n, node) => return Ok(()),
             Some(VmEntry::Node(n)) => {
-                let same = self.mdb.get(n).is_some_and(|x| x.parent == Some(node));
+                let same = !grant && self.mdb.get(n).is_some_and(|x| x.parent == Some(node));
                 if same {
-                    // Remapping the same page: only the rights change.
+                    // Mapping the same page again: only the rights change, and what was
+                    // derived from it keeps no right it loses.
                     self.mdb.set_rights(n, r);
                     let root = self.tasks.get(to).map(|t| t.root).ok_or(Error::PartnerDeleted)?;
                     let dev = self.is_device(frame);
                     PageTable::<H::Pte>::new(root).protect(self.hal.mem(), VirtAddr(dva), attrs(r, dev));
                     flush.page(to, dva);
+                    self.restrict_derived(n, r, flush);
                     return Ok(());
                 }
                 self.unmap_node(n, true, flush);
@@ -271,6 +301,7 @@ impl<H: Hal> Kernel<H> {
             if let Some(t) = self.tasks.get_mut(to) {
                 t.vm.insert(dva, VmEntry::Node(node));
             }
+            self.restrict_derived(node, r, flush);
             return Ok(());
         }
         self.charge_task(to, NODE_COST)?;
@@ -290,6 +321,41 @@ impl<H: Hal> Kernel<H> {
             t.vm.insert(dva, VmEntry::Node(child));
         }
         Ok(())
+    }
+
+    /// Limits every mapping derived from `node` to `rights` (its new rights), so that no
+    /// derived mapping keeps a right its origin lost: page-table entries are weakened (and
+    /// their translations flushed), capabilities lose the rights in their slots, and a
+    /// derived memory mapping left with no right is unmapped.
+    pub(crate) fn restrict_derived(&mut self, node: NodeId, rights: u8, flush: &mut Flush) {
+        for d in self.mdb.descendants(node) {
+            let Some(n) = self.mdb.get(d).copied() else { continue };
+            let r = n.rights & rights;
+            if r == n.rights {
+                continue;
+            }
+            match n.res {
+                Resource::Frame(_) if r == 0 => self.unmap_node(d, true, flush),
+                Resource::Frame(pa) => {
+                    self.mdb.set_rights(d, r);
+                    let dev = self.is_device(pa);
+                    if let Some(root) = self.tasks.get(n.task).map(|t| t.root) {
+                        PageTable::<H::Pte>::new(root).protect(
+                            self.hal.mem(),
+                            VirtAddr(n.addr),
+                            attrs(r, dev),
+                        );
+                        flush.page(n.task, n.addr);
+                    }
+                }
+                Resource::Cap => {
+                    self.mdb.set_rights(d, r);
+                    if let Some(t) = self.tasks.get_mut(n.task) {
+                        t.caps.set_rights(n.addr, CapRights(r));
+                    }
+                }
+            }
+        }
     }
 
     /// Revokes every mapping derived from `node`, in every task, and with `include_self`
@@ -380,11 +446,19 @@ impl<H: Hal> Kernel<H> {
             }
             if let Ok(existing) = self.tasks.get(to).ok_or(Error::PartnerDeleted)?.caps.get(dst + i).copied()
             {
+                // Never replace the capability this one derives from (it would revoke the
+                // source): the receiver has it already.
+                if self.mdb.is_ancestor_or_self(existing.node, slot.node) {
+                    continue;
+                }
                 self.unmap_node(existing.node, true, &mut flush);
             }
             let cap = Cap { obj: slot.cap.obj, rights: r };
             if grant {
-                self.charge_task(to, NODE_COST)?;
+                if let Err(e) = self.charge_task(to, NODE_COST) {
+                    result = Err(e);
+                    break;
+                }
                 if let Some(t) = self.tasks.get_mut(from) {
                     t.caps.take(src + i);
                 }
@@ -394,6 +468,7 @@ impl<H: Hal> Kernel<H> {
                 if let Some(t) = self.tasks.get_mut(to) {
                     t.caps.set(dst + i, CapSlot { cap, node: slot.node });
                 }
+                self.restrict_derived(slot.node, r.0, &mut flush);
                 continue;
             }
             if let Err(e) = self.charge_task(to, NODE_COST) {

@@ -142,7 +142,10 @@ impl<H: Hal> Kernel<H> {
                     if desc.kind != FpageKind::Nil {
                         let win_reg =
                             if desc.kind == FpageKind::Memory { BR_MEM_WINDOW } else { BR_OBJ_WINDOW };
-                        let window = Fpage(self.utcb_read(r, offset::BR + win_reg)).decode(USER_TOP)?;
+                        // A malformed window is the receiver's fault, like a missing one.
+                        let window = Fpage(self.utcb_read(r, offset::BR + win_reg))
+                            .decode(USER_TOP)
+                            .map_err(|_| Error::MessageOverflow)?;
                         if window.kind != desc.kind {
                             return Err(Error::MessageOverflow);
                         }

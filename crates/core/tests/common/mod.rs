@@ -452,6 +452,28 @@ impl World {
         r
     }
 
+    /// A puppet: a thread in `task_slot` at priority 250 that sleeps until a test makes it
+    /// act (`World::act`). Root must run.
+    pub fn puppet(&mut self, task_slot: u64) -> Th {
+        let p = self.spawn(task_slot, 250);
+        assert_eq!(self.cur(), Some(p.h));
+        self.recv(p.h, 0, Timeout::NEVER);
+        p
+    }
+
+    /// Root wakes puppet `p` (cancelling its sleep), `f` runs as it, then it sleeps again
+    /// and root runs. Root must run.
+    pub fn act<R>(&mut self, p: Th, f: impl FnOnce(&mut World, Handle) -> R) -> R {
+        assert_eq!(self.cur(), Some(self.root), "root runs");
+        self.invoke_ok(self.root, p.slot, thread::CANCEL, &[]);
+        assert_eq!(self.cur(), Some(p.h), "the puppet runs");
+        let r = f(self, p.h);
+        if self.cur() == Some(p.h) {
+            self.recv(p.h, 0, Timeout::NEVER);
+        }
+        r
+    }
+
     /// Maps root-window memory into `task_slot` at `va` as root with `rights`.
     pub fn give_page(&mut self, pa: u64, task_slot: u64, va: u64, rights: MemRights) {
         self.give_mem(pa, 12, task_slot, va, rights);
