@@ -196,6 +196,9 @@ impl<H: Hal> Kernel<H> {
         send_base: u64,
         grant: bool,
     ) -> Result<Fpage, Error> {
+        // The send base is in the flexpage's own units: a byte address for memory, a slot
+        // number in bits 63..12 for capabilities (as in an object flexpage's base).
+        let send_base = if src.kind == FpageKind::Object { send_base >> 12 } else { send_base };
         let (src_base, dst_base, order) = if src.order <= window.order {
             let off = send_base & (window.size() - 1) & !(src.size() - 1);
             (src.base, window.base + off, src.order)
