@@ -2,19 +2,25 @@
 //! arch-neutral ones are `test=NAME`, in `pecan_kernel::selftest`):
 //! - `stack-overflow`: recurses until the boot stack overflows; the vectors must catch it
 //!   on the overflow stack and report `KERNEL FAULT: kernel stack overflow` (code 3).
+//! - `fp-switch`, `user-guards`: user mode without the core (`usertest.rs`): FP/SIMD state
+//!   across switches between threads and address spaces, and the entry/exit guards.
 
+use pecan_boot::BootInfo;
 use pecan_kernel::ExitCode;
 
 use crate::machine::Aarch64;
+use crate::usertest::UserTest;
 
 /// Runs AArch64 self-test `name`; never returns (the test ends the kernel).
-pub fn run(m: &mut Aarch64, name: &str) -> ! {
+pub fn run(m: &mut Aarch64, _info: &BootInfo, name: &str) -> ! {
     pecan_kernel::console::write_fmt(crate::console::write_bytes, format_args!("arch-test: {name}\n"));
     match name {
         "stack-overflow" => {
             let depth = recurse(0);
             panic!("recursion of depth {depth} did not overflow the stack");
         }
+        "fp-switch" => crate::usertest::run(Aarch64::current(), UserTest::FpSwitch),
+        "user-guards" => crate::usertest::run(Aarch64::current(), UserTest::Guards),
         other => {
             pecan_kernel::console::write_fmt(
                 crate::console::write_bytes,

@@ -1,8 +1,9 @@
 //! The assembly files, with the constants they share with Rust (a descriptor or an offset
 //! is defined once, in Rust code that is tested on the host).
 
-use crate::context::{REGS_ELR, REGS_SIZE, REGS_SP};
+use crate::context::{CTX_TPIDR_EL0, FP_FPCR, REGS_ELR, REGS_SIZE, REGS_SP, REGS_SPSR, SPSR_USER_KEEP};
 use crate::layout::{FDT_L2_INDEX, KERNEL_L3_TABLES};
+use crate::percpu::PERCPU_KSTACK_TOP;
 use crate::pte::MAIR_EL1;
 use crate::sysregs::*;
 
@@ -23,10 +24,17 @@ core::arch::global_asm!(
     TCR_AS = const TCR_AS,
 );
 
+// One block: frame.S defines the macros the other two use.
 core::arch::global_asm!(
-    include_str!("vectors.S"),
+    concat!(include_str!("frame.S"), include_str!("vectors.S"), include_str!("user.S")),
     REGS_SIZE = const REGS_SIZE,
     REGS_ELR = const REGS_ELR,
     REGS_SP = const REGS_SP,
+    REGS_SPSR = const REGS_SPSR,
+    CTX_TPIDR_EL0 = const CTX_TPIDR_EL0,
+    PERCPU_KSTACK_TOP = const PERCPU_KSTACK_TOP,
+    SPSR_USER_KEEP = const SPSR_USER_KEEP,
     STACK_SHIFT = const crate::layout::KERNEL_STACK_SHIFT,
 );
+
+core::arch::global_asm!(include_str!("fpsimd.S"), FP_FPCR = const FP_FPCR);

@@ -23,6 +23,9 @@ pub struct Board {
     pub fallback_uart: u64,
     /// The timer tick rate.
     pub tick_hz: u64,
+    /// Interrupt lines (GIC INTIDs) user-level drivers may have besides the console
+    /// UART's, which the device tree names.
+    pub user_spis: &'static [u32],
 }
 
 unsafe extern "C" {
@@ -155,9 +158,19 @@ pub(crate) fn finish(
     };
     let dist = map(g.dist.base, g.dist.size);
     let redist = map(g.redist_or_cpu.base, g.redist_or_cpu.size);
-    let console_spi = devices.uart.and_then(|u| u.intid).unwrap_or(u32::MAX);
+    // The console only transmits, by polling: its interrupt line is free for a user driver.
     // SAFETY: both regions were just mapped as device memory; once, at boot.
-    let mut gic = unsafe { Gic::init(dist, redist, g.redist_or_cpu.size, [console_spi, u32::MAX]) };
+    let mut gic = unsafe { Gic::init(dist, redist, g.redist_or_cpu.size, [u32::MAX; 2]) };
+    let uart_pa = devices.uart.map_or(board.fallback_uart, |u| u.regs.base);
+    let mut user_irqs = [u32::MAX; machine::MAX_USER_IRQS];
+    let mut user_irq_count = 0;
+    let lines = devices.uart.and_then(|u| u.intid).into_iter().chain(board.user_spis.iter().copied());
+    for line in lines {
+        if gic.is_user_line(line) && !user_irqs.contains(&line) && user_irq_count < user_irqs.len() {
+            user_irqs[user_irq_count] = line;
+            user_irq_count += 1;
+        }
+    }
     let timer_intid = devices.timer.map_or(27, |t| t.virt);
     gic.unmask(timer_intid);
     let timer = crate::timer::start(board.tick_hz);
@@ -167,14 +180,27 @@ pub(crate) fn finish(
     mmu.deactivate();
     crate::mmu::flush_all_local();
 
-    machine::set_state(State { timer, gic, timer_intid, mmu, dtb_va, dtb_size });
+    crate::timer::allow_user_counter();
+    let pmu = crate::pmu::start();
+    machine::set_state(State {
+        timer,
+        gic,
+        timer_intid,
+        mmu,
+        dtb_va,
+        dtb_size,
+        uart_pa,
+        user_irqs,
+        user_irq_count,
+    });
     say(format_args!(
-        "aarch64: GICv3 with {} lines, virtual timer at {} Hz (counter at {} Hz), {}-bit ASIDs, {} boot tables\n",
+        "aarch64: GICv3 with {} lines, virtual timer at {} Hz (counter at {} Hz), {}-bit ASIDs, {} boot tables, {}\n",
         gic.lines(),
         board.tick_hz,
         timer.freq,
         mmu.asid_bits(),
-        kmap::pool_used()
+        kmap::pool_used(),
+        if pmu { "cycle counter readable at EL0" } else { "no PMU" }
     ));
     (Aarch64::current(), boot)
 }

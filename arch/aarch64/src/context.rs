@@ -2,11 +2,12 @@
 //! system-call register protocol.
 //!
 //! Both start with the same [`Regs`] block, which the exception-entry code
-//! (`vectors.S`) fills: x0..x30, the interrupted stack pointer, ELR_EL1 and SPSR_EL1. For
-//! a trap from EL1 the block is pushed on the kernel stack; for a trap from EL0 (next
-//! issue), SP_EL1 points at the running thread's [`Context`] while it is in user mode, so
+//! (`vectors.S`, `user.S`) fills: x0..x30, the interrupted stack pointer, ELR_EL1 and
+//! SPSR_EL1. For a trap from EL1 the block is pushed on the kernel stack; while a thread
+//! runs in user mode, SP_EL1 points just past the [`Regs`] block of its [`Context`], so
 //! the same store sequence saves straight into the thread, seL4 style, and the entry code
 //! then switches to the CPU's kernel stack found through TPIDR_EL1 ([`crate::percpu`]).
+//! The FP/SIMD state is switched lazily (`fpu.rs`, `docs/arch-aarch64.md`).
 //!
 //! System-call protocol (`docs/abi.md`): x0 = control word in / status out, x1 =
 //! capability selector in / gate label out, x2 = message tag in and out, MR0..MR7 in
@@ -50,8 +51,13 @@ pub const SPSR_EL0T: u64 = 0b0000;
 pub const SPSR_EL1H: u64 = 0b0101;
 /// SPSR_EL1 D, A, I, F mask bits.
 pub const SPSR_DAIF: u64 = 0b1111 << 6;
+/// The SPSR_EL1 bits a return to user mode keeps: the condition flags N, Z, C, V. Every
+/// other bit becomes 0: EL0t (M = 0b0000, AArch64), D, A, I, F unmasked, no illegal
+/// state (IL), no single step (SS). A logical immediate, so `user.S` applies it with one
+/// `and`.
+pub const SPSR_USER_KEEP: u64 = 0xf000_0000;
 
-/// The FP/SIMD state of a thread (saved lazily once user space may use FP/SIMD).
+/// The FP/SIMD state of a thread (saved and loaded lazily by `fpu.rs`).
 #[repr(C, align(16))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FpState {
@@ -71,20 +77,29 @@ pub struct Context {
     pub regs: Regs,
     /// The thread's TPIDR_EL0 (user thread pointer), preserved across switches.
     pub tpidr_el0: u64,
-    /// Padding to keep `fp` 16-byte aligned.
-    pub _pad: u64,
-    /// FP/SIMD registers.
+    /// 1 + the index of the CPU whose FP/SIMD registers hold this thread's live FP state
+    /// (then `fp` is stale), or 0 when `fp` is up to date. A new context has 0, so a
+    /// context that reuses a deleted thread's memory never inherits its registers.
+    pub fp_cpu: u64,
+    /// FP/SIMD registers (valid when `fp_cpu` is 0).
     pub fp: FpState,
 }
 
 /// Byte offset of `Context::tpidr_el0`.
 pub const CTX_TPIDR_EL0: usize = REGS_SIZE;
+/// Byte offset of `Context::fp_cpu`.
+pub const CTX_FP_CPU: usize = REGS_SIZE + 8;
 /// Byte offset of `Context::fp`.
 pub const CTX_FP: usize = REGS_SIZE + 16;
+/// Byte offset of `FpState::fpcr` (`fpsr` follows).
+pub const FP_FPCR: usize = 32 * 16;
 
 const _: () = assert!(core::mem::offset_of!(Context, regs) == 0);
 const _: () = assert!(core::mem::offset_of!(Context, tpidr_el0) == CTX_TPIDR_EL0);
+const _: () = assert!(core::mem::offset_of!(Context, fp_cpu) == CTX_FP_CPU);
 const _: () = assert!(core::mem::offset_of!(Context, fp) == CTX_FP);
+const _: () = assert!(core::mem::offset_of!(FpState, fpcr) == FP_FPCR);
+const _: () = assert!(core::mem::offset_of!(FpState, fpsr) == FP_FPCR + 8);
 
 /// The first message register's machine register (x3).
 const MR_BASE: usize = 3;
@@ -97,9 +112,10 @@ impl Context {
     }
 
     /// Forces the saved PSTATE to EL0t with interrupts unmasked, keeping only the
-    /// condition flags (the value user space may influence).
+    /// condition flags (the value user space may influence). `user.S` does the same on
+    /// every return to user mode.
     pub fn sanitize_spsr(&mut self) {
-        self.regs.spsr &= 0xf000_0000;
+        self.regs.spsr &= SPSR_USER_KEEP;
     }
 }
 

@@ -36,6 +36,15 @@ pub fn wait_for_interrupt() {
     DAIF.set(daif);
 }
 
+/// Waits for an interrupt with IRQs masked, without taking it: `wfi` completes when an
+/// interrupt is pending whatever PSTATE.I says (Arm ARM, "Wait for Interrupt"), and the
+/// caller then acknowledges it at the GIC. Used by the idle loop; may also return early
+/// for other wake-up events.
+pub fn wait_masked() {
+    disable_irq();
+    aarch64_cpu::asm::wfi();
+}
+
 /// The affinity fields of MPIDR_EL1 (Aff3:Aff2:Aff1:Aff0), as GICv3 routing uses them.
 pub fn affinity() -> u64 {
     let m = MPIDR_EL1.get();

@@ -4,8 +4,9 @@
 //! All interrupts are non-secure Group 1, level sensitive as the firmware left them, one
 //! priority (0xa0), routed to the boot CPU. Lines are INTIDs: 0-15 SGIs, 16-31 PPIs
 //! (per CPU, in the redistributor), 32.. SPIs (in the distributor). The kernel keeps
-//! the SGIs, the PPIs (its timer) and the SPI of its own console; every other SPI may be
-//! handed to user space.
+//! the SGIs and the PPIs (its timer), and any SPI it names as its own (none on QEMU virt:
+//! the console transmits by polling, so its line is free for a user driver); every other
+//! SPI may be handed to user space.
 
 /// First shared peripheral interrupt.
 pub const FIRST_SPI: u32 = 32;

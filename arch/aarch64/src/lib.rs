@@ -1,6 +1,7 @@
 //! AArch64 support for Pecan: boot from U-Boot `booti` (or QEMU `-kernel`) and Limine,
-//! the kernel's page tables, exception vectors and trap entry, PL011 console, GICv3,
-//! generic timer, semihosting exit, and the `Hal` / `Machine` implementations.
+//! the kernel's page tables, exception vectors and trap entry, user mode (entry from and
+//! return to EL0, lazy FP/SIMD switching, the idle loop), PL011 console, GICv3, generic
+//! timer, semihosting exit, and the `Hal` / `Machine` / `Platform` implementations.
 //!
 //! The pure parts (descriptor format, register file, syndrome decoding, address-space
 //! layout, timer arithmetic, GIC line bookkeeping) build and are tested on the host;
@@ -15,6 +16,7 @@ pub mod pte;
 pub mod semihosting;
 pub mod sysregs;
 pub mod timer;
+pub mod userfault;
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub mod archtest;
@@ -26,6 +28,8 @@ pub mod boot;
 pub mod console;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub mod cpu;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+mod fpu;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub mod kmap;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
@@ -39,7 +43,15 @@ pub mod percpu;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub mod physmem;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+mod platform;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod pmu;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod trap;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod user;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+mod usertest;
 
 pub use context::Context;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]

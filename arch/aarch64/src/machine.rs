@@ -2,7 +2,7 @@
 //! kernel runtime and its self-tests.
 
 use pecan_hal::{Hal, PhysAddr, VirtAddr};
-use pecan_kernel::Machine;
+use pecan_kernel::{Event, Machine};
 use spin::Once;
 
 use crate::console::Console;
@@ -29,6 +29,20 @@ pub struct State {
     pub dtb_va: u64,
     /// Its size.
     pub dtb_size: usize,
+    /// Physical address of the PL011 (the console; a user driver may map it).
+    pub uart_pa: u64,
+    /// Interrupt lines user-level drivers may have (`pecan_kernel::Platform`).
+    pub user_irqs: [u32; MAX_USER_IRQS],
+    /// How many of `user_irqs` are valid.
+    pub user_irq_count: usize,
+}
+
+/// Most interrupt lines offered to user space.
+pub const MAX_USER_IRQS: usize = 8;
+
+/// The recorded boot state, if the boot path got that far.
+pub fn state() -> Option<&'static State> {
+    STATE.get()
 }
 
 static STATE: Once<State> = Once::new();
@@ -61,7 +75,8 @@ impl Aarch64 {
     }
 }
 
-/// The IRQ handler (`trap.rs`): acknowledges, dispatches and ends one interrupt.
+/// The IRQ handler for interrupts taken in kernel mode (`trap.rs`; only the boot
+/// self-tests run with IRQs unmasked at EL1): acknowledges, dispatches and ends one.
 pub fn irq() {
     let Some(s) = STATE.get() else { return };
     let (intid, iar) = s.gic.ack();
@@ -76,6 +91,31 @@ pub fn irq() {
         pecan_hal::InterruptController::mask(&mut g, intid);
     }
     s.gic.end(iar);
+}
+
+/// Acknowledges the pending interrupt, if any, as a kernel event (user mode and idle):
+/// the timer's is handled (next deadline) and ended at once, giving `Event::Timer`; any
+/// other line gives `Event::Irq(intid)` and the ICC_IAR1_EL1 value to pass to [`end_irq`]
+/// once the core has masked the line. `None`: nothing pending (spurious).
+pub fn irq_event() -> Option<(Event, Option<u64>)> {
+    let s = STATE.get()?;
+    let (intid, iar) = s.gic.ack();
+    if intid >= crate::gic::SPECIAL {
+        return None;
+    }
+    if intid == s.timer_intid {
+        crate::timer::on_interrupt();
+        s.gic.end(iar);
+        return Some((Event::Timer, None));
+    }
+    Some((Event::Irq(intid), Some(iar)))
+}
+
+/// Ends an interrupt [`irq_event`] acknowledged.
+pub fn end_irq(iar: u64) {
+    if let Some(s) = STATE.get() {
+        s.gic.end(iar);
+    }
 }
 
 impl Hal for Aarch64 {

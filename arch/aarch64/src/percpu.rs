@@ -1,9 +1,12 @@
 //! Per-CPU data, found through TPIDR_EL1.
 //!
-//! The trap entry for EL0 (next issue) loads the CPU's kernel stack from here; the kernel
-//! reads its CPU index here. One entry per CPU; only the boot CPU runs so far.
+//! The EL0 entry (`user.S`) loads the CPU's kernel stack from here; the lazy FP/SIMD
+//! switch (`fpu.rs`) keeps the CPU's FP owner here; the kernel reads its CPU index here.
+//! One entry per CPU; only the boot CPU runs so far.
 
 use aarch64_cpu::registers::{Readable, TPIDR_EL1, Writeable};
+
+use crate::context::Context;
 
 /// Most CPUs the kernel supports.
 pub const MAX_CPUS: usize = 8;
@@ -14,12 +17,17 @@ pub const MAX_CPUS: usize = 8;
 pub struct PerCpu {
     /// Top of this CPU's kernel stack (SP_EL1 after an EL0 trap).
     pub kstack_top: u64,
-    /// The running thread's saved context (`crate::context::Context`), or 0.
-    pub current: u64,
+    /// The context of the thread this CPU last returned to in user mode, or null.
+    pub current: *mut Context,
     /// This CPU's index (0: the boot CPU).
     pub index: u64,
     /// Its MPIDR_EL1 affinity.
     pub affinity: u64,
+    /// The context whose FP/SIMD state may be live in this CPU's registers (it is, if
+    /// that context's `fp_cpu` still names this CPU), or null.
+    pub fp_owner: *mut Context,
+    /// The CPACR_EL1 value last written on this CPU (to skip rewriting it).
+    pub cpacr: u64,
 }
 
 /// Byte offset of `PerCpu::kstack_top`.
@@ -27,10 +35,19 @@ pub const PERCPU_KSTACK_TOP: usize = 0;
 /// Byte offset of `PerCpu::current`.
 pub const PERCPU_CURRENT: usize = 8;
 
+const _: () = assert!(core::mem::offset_of!(PerCpu, kstack_top) == PERCPU_KSTACK_TOP);
 const _: () = assert!(core::mem::offset_of!(PerCpu, current) == PERCPU_CURRENT);
 
-static mut PERCPU: [PerCpu; MAX_CPUS] =
-    [const { PerCpu { kstack_top: 0, current: 0, index: 0, affinity: 0 } }; MAX_CPUS];
+static mut PERCPU: [PerCpu; MAX_CPUS] = [const {
+    PerCpu {
+        kstack_top: 0,
+        current: core::ptr::null_mut(),
+        index: 0,
+        affinity: 0,
+        fp_owner: core::ptr::null_mut(),
+        cpacr: 0,
+    }
+}; MAX_CPUS];
 
 /// Sets up CPU `index`'s data and points TPIDR_EL1 at it.
 ///
@@ -42,6 +59,9 @@ pub unsafe fn init(index: usize, kstack_top: u64) {
     p.kstack_top = kstack_top;
     p.index = index as u64;
     p.affinity = crate::cpu::affinity();
+    p.current = core::ptr::null_mut();
+    p.fp_owner = core::ptr::null_mut();
+    p.cpacr = 0; // entry.S cleared CPACR_EL1
     TPIDR_EL1.set(p as *mut PerCpu as u64);
 }
 
@@ -53,4 +73,15 @@ pub fn index() -> usize {
     }
     // SAFETY: TPIDR_EL1 is either 0 or points at this CPU's entry, set by `init`.
     unsafe { (*p).index as usize }
+}
+
+/// This CPU's data, for code that runs with interrupts masked (the trap paths).
+///
+/// # Safety
+/// `init` has run on this CPU, and the caller does not keep the reference across
+/// anything else that takes it (one trap path at a time: interrupts are masked in the
+/// kernel, and each CPU touches only its own entry).
+pub unsafe fn this() -> &'static mut PerCpu {
+    // SAFETY: `init` pointed TPIDR_EL1 at this CPU's entry; the caller keeps it unique.
+    unsafe { &mut *(TPIDR_EL1.get() as *mut PerCpu) }
 }

@@ -71,6 +71,15 @@ mod hw {
         TICKS.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Lets user mode read the virtual counter (CNTVCT_EL0, CNTFRQ_EL0) through
+    /// CNTKCTL_EL1.EL0VCTEN; its timers and the physical counter stay EL1's.
+    pub fn allow_user_counter() {
+        const EL0VCTEN: u64 = 1 << 1;
+        // SAFETY: CNTKCTL_EL1 only controls EL0's access to the generic timer; reading
+        // the virtual counter reveals nothing a thread does not know (time).
+        unsafe { core::arch::asm!("msr cntkctl_el1, {}", "isb", in(reg) EL0VCTEN, options(nostack, nomem)) };
+    }
+
     /// Timer interrupts taken since boot.
     pub fn ticks() -> u64 {
         TICKS.load(Ordering::Relaxed)
@@ -87,7 +96,7 @@ mod hw {
 }
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
-pub use hw::{counter, on_interrupt, start, ticks};
+pub use hw::{allow_user_counter, counter, on_interrupt, start, ticks};
 
 #[cfg(test)]
 mod tests {

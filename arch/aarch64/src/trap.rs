@@ -72,7 +72,7 @@ extern "C" fn pecan_aarch64_stack_overflow(frame: &mut Regs, vector: u64) -> ! {
 }
 
 /// Prints the fault report and stops the machine with `ExitCode::KernelFault`.
-fn fault(frame: &Regs, vector: u64, esr: Esr, what: Option<&str>) -> ! {
+pub(crate) fn fault(frame: &Regs, vector: u64, esr: Esr, what: Option<&str>) -> ! {
     let w = write_bytes;
     let what = what.unwrap_or(VECTOR_NAMES.get(vector as usize).copied().unwrap_or("unknown vector"));
     let far = FAR_EL1.get();

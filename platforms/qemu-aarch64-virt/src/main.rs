@@ -1,34 +1,66 @@
 //! The Pecan kernel for QEMU's AArch64 `virt` machine: the Rust entry points the boot
-//! assembly calls (U-Boot / QEMU `-kernel`, and Limine), and the panic handler.
+//! assembly calls (U-Boot / QEMU `-kernel`, and Limine), the running kernel and its event
+//! handler, and the panic handler.
 #![no_std]
 #![no_main]
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use pecan_aarch64::Aarch64;
 use pecan_aarch64::boot::Board;
-use pecan_kernel::ExitCode;
+use pecan_aarch64::{Aarch64, Context};
+use pecan_boot::BootInfo;
+use pecan_core::Kernel;
+use pecan_kernel::{Event, ExitCode, Resume};
+use spin::Mutex;
 
 /// QEMU `virt`: the PL011 at 0x0900_0000 (used only when the device tree is unusable),
-/// and the kernel's tick rate.
-const BOARD: Board = Board { fallback_uart: 0x0900_0000, tick_hz: 1000 };
+/// the kernel's tick rate, and the interrupt lines user drivers may have besides the
+/// UART's: the PL031 RTC (SPI 2 = INTID 34) and two SPIs no `virt` device uses.
+const BOARD: Board = Board { fallback_uart: 0x0900_0000, tick_hz: 1000, user_spis: &[34, 250, 251] };
+
+/// The boot archive with the user programs (`init` first), built by `cargo xtask`.
+static BOOTFS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/bootfs.bin"));
+
+/// The running kernel. Only the event handler takes the lock, with interrupts masked.
+static KERNEL: Mutex<Option<Kernel<Aarch64>>> = Mutex::new(None);
 
 /// Called by `entry.S` after the MMU is on: x0 = device-tree PA, x1 = image PA, x2 = the
 /// EL the loader entered at.
 #[unsafe(no_mangle)]
 extern "C" fn pecan_aarch64_boot_dtb(dtb_pa: u64, image_pa: u64, entry_el: u64) -> ! {
-    let (mut m, info) = pecan_aarch64::boot::from_dtb(dtb_pa, image_pa, entry_el, &BOARD);
-    if let Some(name) = info.cmdline.get("arch-test") {
-        pecan_aarch64::archtest::run(&mut m, name);
-    }
-    pecan_kernel::start(&mut m, &info)
+    let (m, info) = pecan_aarch64::boot::from_dtb(dtb_pa, image_pa, entry_el, &BOARD);
+    run(m, &info)
 }
 
 /// Called by `entry.S`'s `limine_entry` on the boot stack.
 #[unsafe(no_mangle)]
 extern "C" fn pecan_aarch64_boot_limine() -> ! {
-    let (mut m, info) = pecan_aarch64::limine_boot::from_limine(&BOARD);
-    pecan_kernel::start(&mut m, &info)
+    let (m, info) = pecan_aarch64::limine_boot::from_limine(&BOARD);
+    run(m, &info)
+}
+
+/// Runs an AArch64 self-test if `arch-test=NAME` asks for one; else boots the kernel
+/// (`test=NAME` self-tests stop inside `pecan_kernel::boot`) and enters user mode.
+fn run(mut m: Aarch64, info: &BootInfo) -> ! {
+    if let Some(name) = info.cmdline.get("arch-test") {
+        pecan_aarch64::archtest::run(&mut m, info, name);
+    }
+    let k = pecan_kernel::boot(m, info, BOOTFS);
+    let first = {
+        let mut slot = KERNEL.lock();
+        let k = slot.insert(k);
+        pecan_kernel::run::first(k)
+    };
+    pecan_aarch64::user::enter(handle, first)
+}
+
+/// The arch's event handler: the core handles `ev` and says where to go next.
+fn handle(ev: Event) -> Resume<Context> {
+    let mut slot = KERNEL.lock();
+    match slot.as_mut() {
+        Some(k) => pecan_kernel::run::handle(k, ev),
+        None => panic!("event {ev:?} before the kernel was built"),
+    }
 }
 
 /// Prints `panicked at FILE:LINE:COL:` and the message straight to the console (not through

@@ -1,0 +1,62 @@
+// user.S: the way into the kernel from EL0 and the way back out (seL4's event model: one
+// kernel stack per CPU, the user registers saved in the thread's `Context`).
+//
+// user_entry: a lower-EL vector (vectors.S) branched here.
+//   In:  SP = SP_EL1 - REGS_SIZE = the running thread's `Context` (SP_EL1 pointed just
+//        past its `Regs` block while it ran at EL0); x0, x1 of the thread saved at
+//        [sp, #0]; x1 = vector number (8..15); x2..x30, SP_EL0, ELR_EL1, SPSR_EL1 and
+//        TPIDR_EL0 still the thread's; DAIF masked by the exception.
+//   Does: saves x2..x30, SP_EL0, ELR_EL1, SPSR_EL1 into `Context.regs` and TPIDR_EL0 into
+//        `Context.tpidr_el0`; moves SP to this CPU's kernel stack (`PerCpu.kstack_top`
+//        through TPIDR_EL1, never anything the thread controls); lets SErrors and debug
+//        exceptions in (IRQs stay masked in the kernel); calls
+//            pecan_aarch64_user_trap(x0 = &mut Context, x1 = vector) -> x0 = &mut Context
+//        (user.rs), which handles the event and returns the context to resume, possibly
+//        another thread's; then falls into pecan_aarch64_return_to_user.
+//   SP_EL0 is only stored, never used as a stack: the thread may have left anything there.
+//
+// pecan_aarch64_return_to_user: also called once from Rust to enter user mode first.
+//   In:  x0 = the `Context` to resume (the core's choice), on the kernel stack; the FP/SIMD
+//        trap (CPACR_EL1) and TTBR0_EL1 already set for that thread (fpu.rs, the core's
+//        `Mmu::activate`).
+//   Does: masks DAIF; loads TPIDR_EL0, SP_EL0, ELR_EL1 and SPSR_EL1 from the context,
+//        SPSR sanitized to `SPSR_USER_KEEP` (condition flags only: EL0t, AArch64, DAIF
+//        clear, no IL or SS); SP = the context, loads x0..x30 from it; SP_EL1 = the end of
+//        its `Regs` block (where the next user_entry saves); `eret`.
+//   ELR may be any value: a kernel or non-canonical address, or a misaligned one, faults
+//   at EL0 (instruction abort or PC alignment fault from a lower EL), which comes back
+//   here as that thread's fault. Never returns.
+
+    .section .text.user, "ax"
+    .balign 16
+user_entry:
+    save_rest
+    mrs     x2, sp_el0
+    stp     x30, x2, [sp, #(16 * 15)]
+    mrs     x3, tpidr_el0
+    str     x3, [sp, #{CTX_TPIDR_EL0}]
+    mov     x0, sp                          // x0 = the thread's Context
+    mrs     x2, tpidr_el1                   // this CPU's PerCpu
+    ldr     x2, [x2, #{PERCPU_KSTACK_TOP}]
+    mov     sp, x2                          // the kernel stack, from its top
+    msr     daifclr, #0xc                   // SErrors and debug exceptions reported at EL1
+    mov     x29, #0                         // end the frame-pointer chain here
+    bl      pecan_aarch64_user_trap
+
+    .global pecan_aarch64_return_to_user
+pecan_aarch64_return_to_user:
+    msr     daifset, #0xf                   // nothing may be taken on the thread's frame
+    ldr     x1, [x0, #{CTX_TPIDR_EL0}]
+    msr     tpidr_el0, x1
+    ldp     x1, x2, [x0, #{REGS_SP}]        // SP_EL0, ELR_EL1 (adjacent)
+    msr     sp_el0, x1
+    msr     elr_el1, x2
+    ldr     x3, [x0, #{REGS_SPSR}]
+    and     x3, x3, #{SPSR_USER_KEEP}
+    msr     spsr_el1, x3
+    mov     sp, x0
+    restore_gprs
+    add     sp, sp, #{REGS_SIZE}            // SP_EL1 = end of the Regs block
+    eret
+    dsb     nsh                             // no straight-line speculation past eret
+    isb
