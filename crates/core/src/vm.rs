@@ -6,7 +6,7 @@ extern crate alloc;
 use alloc::vec::Vec;
 use pecan_abi::layout::{ROOT_PHYS_BASE, USER_TOP};
 use pecan_abi::{CapRights, Error, MemRights};
-use pecan_hal::{Attrs, Hal, MemType, Mmu, PAGE_SIZE, PhysAddr, VirtAddr};
+use pecan_hal::{Attrs, Hal, MemType, Mmu, PAGE_SIZE, PhysAddr, PhysMem, PteFormat, PteKind, VirtAddr};
 use pecan_mm::{MapError, PageTable};
 
 use crate::kernel::Kernel;
@@ -164,11 +164,17 @@ impl<H: Hal> Kernel<H> {
         let root = self.tasks.get(task).ok_or(Error::InvalidCap)?.root;
         let pt = PageTable::<H::Pte>::new(root);
         let before = self.frames.len();
-        // Reserve quota for the worst case (three new tables), then settle.
-        self.charge_task(task, 3 * PAGE_SIZE)?;
+        // Charge the tables this page needs (not the worst case: a task near its quota
+        // can still map into tables it has), then settle with what was really used.
+        let need = self.tables_needed(root, va);
+        self.charge_task(task, need * PAGE_SIZE)?;
         let r = pt.map(self.hal.mem(), &mut self.frames, VirtAddr(va), pa, attrs, 0);
         let used = (before - self.frames.len()) as u64;
-        self.uncharge_task(task, (3 - used) * PAGE_SIZE);
+        self.uncharge_task(task, need.saturating_sub(used) * PAGE_SIZE);
+        if used > need {
+            // Not expected (the walk above saw the same tables); keep the books right.
+            let _ = self.charge_task(task, (used - need) * PAGE_SIZE);
+        }
         if let Some(t) = self.tasks.get_mut(task) {
             t.pt_frames += used;
         }
@@ -179,6 +185,20 @@ impl<H: Hal> Kernel<H> {
             Err(MapError::AlreadyMapped) => Err(Error::SlotOccupied),
             Err(MapError::Misaligned) => Err(Error::BadFlexpage),
         }
+    }
+
+    /// How many page-table frames mapping a page at `va` under `root` would allocate: one
+    /// per missing level between the root and the leaf table.
+    fn tables_needed(&mut self, root: PhysAddr, va: u64) -> u64 {
+        let mut table = root;
+        for level in (1..H::Pte::LEVELS).rev() {
+            let e = table.add(pecan_mm::pagetable::index(va, level) as u64 * 8);
+            match H::Pte::decode(self.hal.mem().read_u64(e), level) {
+                PteKind::Table(next) => table = next,
+                _ => return level as u64,
+            }
+        }
+        0
     }
 
     /// Removes the page-table entry of `va` in `task` (if any) and records the flush.
