@@ -290,16 +290,18 @@ impl<H: Hal> Kernel<H> {
                 return;
             }
         }
-        if self.threads.get(s).is_some_and(|t| t.state == State::Inactive) {
-            // An exception handler's reply stopped the thread.
-        } else if then_wait {
+        // An exception handler's reply may have stopped the thread: it is not woken, but
+        // a reply-and-wait still waits.
+        let stopped = self.threads.get(s).is_some_and(|t| t.state == State::Inactive);
+        if then_wait {
             self.receive(r, Filter::Any, control.recv_timeout());
-            if self.threads.get(r).is_some_and(|t| t.state.is_blocked()) {
+            if stopped {
+            } else if self.threads.get(r).is_some_and(|t| t.state.is_blocked()) {
                 self.handoff(s);
             } else {
                 self.wake(s);
             }
-        } else {
+        } else if !stopped {
             self.wake(s);
         }
     }
