@@ -33,6 +33,8 @@ const LIMINE_EFI: &str = "BOOTAA64.EFI";
 const PART_START: u32 = 2048;
 /// The FAT partition's size in sectors (32 MiB: FAT16, too small for FAT32).
 const PART_SECTORS: u32 = 32 * 2048;
+/// U-Boot's autoboot setting: at once, never stopped by a key press.
+const BOOTDELAY: &str = "bootdelay=-2";
 /// Extra `-M virt` options from the environment.
 const MACHINE_ENV: &str = "PECAN_AARCH64_MACHINE";
 
@@ -134,12 +136,14 @@ fn firmware_args(flash: &Path) -> Vec<String> {
 
 /// The environment that boots the `-kernel` Image with `booti` at once. A flash
 /// environment replaces U-Boot's default one entirely, so addresses are literal
-/// (`fdtcontroladdr` is set at run time). If the boot command fails, U-Boot powers the
-/// machine off (QEMU exits 0, which no kernel exit produces) instead of waiting at its
-/// prompt for the timeout.
+/// (`fdtcontroladdr` is set at run time). `bootdelay=-2` boots without looking for a key
+/// press, so console input meant for the kernel (typed early, or piped by the test
+/// harness) cannot stop it at U-Boot's prompt. If the boot command fails, U-Boot powers
+/// the machine off (QEMU exits 0, which no kernel exit produces) instead of waiting at
+/// its prompt for the timeout.
 fn uboot_env_booti() -> String {
     format!(
-        "bootdelay=0\nbootcmd=qfw load {LOAD_ADDR} 0x44000000; booti {LOAD_ADDR} - ${{fdtcontroladdr}}; \
+        "{BOOTDELAY}\nbootcmd=qfw load {LOAD_ADDR} 0x44000000; booti {LOAD_ADDR} - ${{fdtcontroladdr}}; \
          poweroff\n"
     )
 }
@@ -147,7 +151,7 @@ fn uboot_env_booti() -> String {
 /// The environment that starts Limine's UEFI loader from the virtio disk's FAT partition.
 fn uboot_env_efi() -> String {
     format!(
-        "bootdelay=0\nbootcmd=virtio scan; load virtio 0:1 {LOAD_ADDR} EFI/BOOT/{LIMINE_EFI}; \
+        "{BOOTDELAY}\nbootcmd=virtio scan; load virtio 0:1 {LOAD_ADDR} EFI/BOOT/{LIMINE_EFI}; \
          bootefi {LOAD_ADDR} ${{fdtcontroladdr}}; poweroff\n"
     )
 }
@@ -323,7 +327,7 @@ mod tests {
     #[test]
     fn environments() {
         let env = uboot_env_booti();
-        assert!(env.starts_with("bootdelay=0\n"));
+        assert!(env.starts_with("bootdelay=-2\n"));
         assert!(env.ends_with(
             "\nbootcmd=qfw load 0x40400000 0x44000000; booti 0x40400000 - ${fdtcontroladdr}; poweroff\n"
         ));
