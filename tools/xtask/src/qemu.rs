@@ -31,9 +31,17 @@ pub enum Input {
     Null,
     /// Our own standard input (interactive runs).
     Inherit,
-    /// These bytes, written once QEMU has started.
+    /// These bytes, written once the kernel has printed its banner ([`KERNEL_BANNER`]).
     Bytes(Vec<u8>),
 }
+
+/// Console input waits for this text: earlier, a loader would take it (x86_64 U-Boot's
+/// 2 s autoboot prompt, which no environment can turn off there, stops at its shell on
+/// the first byte).
+pub const KERNEL_BANNER: &str = "booting via";
+
+/// Most time console input waits for [`KERNEL_BANNER`] before it is written anyway.
+const BANNER_WAIT: Duration = Duration::from_secs(60);
 
 /// Runs `cmd` for at most `timeout`, writing its output to `log_path` and, if `echo`,
 /// to our stdout as it arrives.
@@ -55,17 +63,25 @@ pub fn run(
         Input::Bytes(_) => Stdio::piped(),
     });
     let mut child = cmd.spawn().with_context(|| format!("starting {:?}", cmd.get_program()))?;
+    let log = Arc::new(Mutex::new(Vec::<u8>::new()));
     if let (Input::Bytes(bytes), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        let log = log.clone();
         // Keep the pipe open after writing: end of file would make QEMU's serial backend
         // report a hang-up.
         std::thread::spawn(move || {
+            let banner = KERNEL_BANNER.as_bytes();
+            let waiting = Instant::now();
+            while waiting.elapsed() < BANNER_WAIT
+                && !log.lock().unwrap().windows(banner.len()).any(|w| w == banner)
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
             let _ = pipe.write_all(&bytes);
             let _ = pipe.flush();
             std::thread::sleep(Duration::from_secs(3600));
             drop(pipe);
         });
     }
-    let log = Arc::new(Mutex::new(Vec::<u8>::new()));
     let mut readers = Vec::new();
     for stream in [
         child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
