@@ -3,16 +3,18 @@
 //!
 //! A [`TrapFrame`] is what the trap entry (`vectors.S`) leaves on the stack: the 15
 //! general-purpose registers, the vector and error code, and the CPU's `iretq` frame. A
-//! thread's [`Context`] starts with the same frame, so that in user mode (next issue)
-//! TSS.RSP0 points at the end of the current thread's frame and the CPU and the entry code
-//! save the user registers straight into the TCB (seL4's single kernel stack per CPU); the
-//! FXSAVE area follows.
+//! thread's [`Context`] starts with the same frame: while the thread runs in user mode,
+//! TSS.RSP0 points at the end of its frame, so the CPU and the entry code save the user
+//! registers straight into the TCB (seL4's single kernel stack per CPU), and `syscall.S`
+//! builds the same frame by hand. The FXSAVE area, the FS base and the FPU identity follow.
 //!
 //! System calls (`SYSCALL`): the control word in rax (status out), the capability selector
 //! in rdi (gate label out), the message tag in rsi (tag out), message registers MR0..MR7 in
 //! rdx, r8, r9, r10, r12, r13, r14, r15. The CPU puts the user rip in rcx and rflags in
 //! r11, which the entry stores in the frame's `rip` and `rflags`; rbx, rbp and rsp are
 //! preserved. A new thread gets its argument in rdi.
+
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use pecan_hal::UserContext;
 
@@ -122,14 +124,28 @@ impl Default for FxArea {
 pub struct Context {
     /// The registers, laid out as the trap entry saves them.
     pub regs: TrapFrame,
-    /// The x87/SSE state.
+    /// The x87/SSE state (valid whenever the thread does not own the CPU's FPU).
     pub fx: FxArea,
     /// The thread pointer: the FS base user code runs with (the thread's UTCB).
     pub tls: u64,
+    /// Identifies this thread's FPU state for the lazy FPU switch (`fpu.rs`): unique per
+    /// context made by [`UserContext::new_user`], never 0 there.
+    pub fpu_id: u64,
 }
+
+/// Byte offset of the end of [`Context::regs`] inside a context: TSS.RSP0 and the
+/// `SYSCALL` entry's stack start there while the thread runs.
+pub const FRAME_END: usize = TRAP_FRAME_SIZE;
+
+/// The `vector` value `syscall.S` stores: the thread entered with `SYSCALL`, so its rcx and
+/// r11 are dead and the exit may use `SYSRET`. Not an interrupt vector (those are < 256).
+pub const VECTOR_SYSCALL: u64 = 0x100;
 
 /// rflags of a new user thread: interrupts enabled, and the always-one bit 1.
 pub const USER_RFLAGS: u64 = 0x202;
+
+/// The next FPU identity [`UserContext::new_user`] hands out.
+static NEXT_FPU_ID: AtomicU64 = AtomicU64::new(1);
 
 impl Context {
     /// The register holding message register `i` (`None` past `REG_MRS`).
@@ -160,7 +176,8 @@ impl UserContext for Context {
             rflags: USER_RFLAGS,
             ..TrapFrame::default()
         };
-        Context { regs, fx: FxArea::default(), tls: 0 }
+        let fpu_id = NEXT_FPU_ID.fetch_add(1, Ordering::Relaxed);
+        Context { regs, fx: FxArea::default(), tls: 0, fpu_id }
     }
     fn ip(&self) -> u64 {
         self.regs.rip
@@ -234,8 +251,21 @@ mod tests {
         assert_eq!(offset_of!(TrapFrame, cs), 18 * 8);
         assert_eq!(offset_of!(TrapFrame, ss), 21 * 8);
         assert_eq!(offset_of!(Context, regs), 0);
+        assert_eq!(offset_of!(Context, fx), FRAME_END);
         assert_eq!(offset_of!(Context, fx) % 16, 0);
         assert_eq!(core::mem::align_of::<Context>(), 16);
+        // TSS.RSP0 must be 16-byte aligned, or the CPU would align the pushed frame down
+        // and miss the context's fields.
+        assert_eq!(FRAME_END % 16, 0);
+    }
+
+    #[test]
+    fn fpu_ids_are_unique() {
+        let a = Context::new_user(0, 0, 0);
+        let b = Context::new_user(0, 0, 0);
+        assert_ne!(a.fpu_id, 0);
+        assert_ne!(a.fpu_id, b.fpu_id);
+        assert_eq!(Context::default().fpu_id, 0);
     }
 
     #[test]

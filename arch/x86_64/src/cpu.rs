@@ -24,6 +24,11 @@ pub fn has_1g_pages() -> bool {
     cpuid(0x8000_0000).eax >= 0x8000_0001 && cpuid(0x8000_0001).edx & (1 << 26) != 0
 }
 
+/// Whether the CPU has supervisor-mode execution prevention (CPUID.7.0:EBX.SMEP).
+pub fn has_smep() -> bool {
+    cpuid(0).eax >= 7 && cpuid(7).ebx & (1 << 7) != 0
+}
+
 /// Whether the CPU has the no-execute bit (CPUID.80000001h:EDX.NX).
 pub fn has_nx() -> bool {
     cpuid(0x8000_0000).eax >= 0x8000_0001 && cpuid(0x8000_0001).edx & (1 << 20) != 0
@@ -31,8 +36,8 @@ pub fn has_nx() -> bool {
 
 /// Turns on what the kernel relies on (idempotent; the U-Boot stub did most of it already,
 /// Limine did not): CR0.WP/NE/MP with EM and TS clear; CR4.PGE, OSFXSR, OSXMMEXCPT (not
-/// OSXSAVE, which hung QEMU in an earlier measurement) and PCIDE when there are PCIDs;
-/// EFER.NXE.
+/// OSXSAVE, which hung QEMU in an earlier measurement), and SMEP where the CPU has it (the
+/// kernel never runs user code); EFER.NXE. CR0.TS is managed by the lazy FPU (`fpu.rs`).
 pub fn init() {
     // Every kernel mapping of data is no-execute: without NX those entries would be invalid.
     assert!(has_nx(), "the CPU has no NX (no-execute) bit, which the kernel's page tables need");
@@ -48,6 +53,9 @@ pub fn init() {
         Cr4::update(|f| {
             f.insert(Cr4Flags::PAGE_GLOBAL | Cr4Flags::OSFXSR | Cr4Flags::OSXMMEXCPT_ENABLE);
         });
+        if has_smep() {
+            Cr4::update(|f| f.insert(Cr4Flags::SUPERVISOR_MODE_EXECUTION_PROTECTION));
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! `pecan_hal::Hal` for x86_64: the machine as the core sees it.
 
 use pecan_hal::{Hal, Timer};
+use x86_64::instructions::port::Port;
 
 use crate::context::Context;
 use crate::ioapic::X86Irq;
@@ -70,5 +71,34 @@ impl Hal for X86 {
     }
     fn exit(&mut self, code: u32) -> ! {
         crate::exit::qemu_exit(code)
+    }
+
+    const HAS_IO_PORTS: bool = true;
+
+    fn port_in(&mut self, port: u16, width: u8) -> Option<u32> {
+        // SAFETY: the core performs port I/O only for a holder of an I/O-port capability
+        // covering `port`; reading a port has no effect on kernel memory.
+        unsafe {
+            Some(match width {
+                1 => Port::<u8>::new(port).read() as u32,
+                2 => Port::<u16>::new(port).read() as u32,
+                4 => Port::<u32>::new(port).read(),
+                _ => return None,
+            })
+        }
+    }
+
+    fn port_out(&mut self, port: u16, width: u8, value: u32) -> bool {
+        // SAFETY: as in `port_in`; what a device does with the write is the capability
+        // holder's business.
+        unsafe {
+            match width {
+                1 => Port::<u8>::new(port).write(value as u8),
+                2 => Port::<u16>::new(port).write(value as u16),
+                4 => Port::<u32>::new(port).write(value),
+                _ => return false,
+            }
+        }
+        true
     }
 }

@@ -2,9 +2,14 @@
 //! vector `VECTOR_IRQ_BASE + n`, masked until someone unmasks it. ISA inputs (below 16)
 //! are edge-triggered, active high, PCI inputs level-triggered, active low, unless the
 //! MADT's interrupt source overrides say otherwise.
+//!
+//! The kernel keeps only the PIT's input (unused once the APIC timer runs). COM1's input
+//! (ISA IRQ 4) is a user line: the kernel console only transmits, so a user-level driver
+//! may take the receive interrupt. [`user_lines`] lists it first, then ISA IRQs 3 and 5
+//! (COM2 and a free line on QEMU's `pc`).
 
 use pecan_hal::InterruptController;
-use spin::Mutex;
+use spin::{Mutex, Once};
 
 use crate::acpi::{IoApicInfo, Iso};
 use crate::layout::{MAX_IRQ_LINES, VECTOR_IRQ_BASE};
@@ -18,11 +23,26 @@ const LEVEL: u32 = 1 << 15;
 struct IoApic {
     base: u64,
     lines: u32,
-    /// Inputs the kernel keeps (the PIT's and COM1's).
-    kernel_lines: [Option<u32>; 2],
+    /// The input the kernel keeps (the PIT's).
+    kernel_line: Option<u32>,
 }
 
 static IOAPIC: Mutex<Option<IoApic>> = Mutex::new(None);
+
+/// The ISA IRQs whose inputs user drivers may have, in the order the root task gets them:
+/// COM1, COM2, and IRQ 5 (free on QEMU's `pc`).
+const USER_ISA_IRQS: [u8; 3] = [4, 3, 5];
+
+/// The inputs user drivers may have (`Platform::user_irq_lines`), and how many there are.
+static USER_LINES: Once<([u32; USER_ISA_IRQS.len()], usize)> = Once::new();
+
+/// The IOAPIC inputs user drivers may have: COM1's first (empty without an IOAPIC).
+pub fn user_lines() -> &'static [u32] {
+    match USER_LINES.get() {
+        Some((l, n)) => &l[..*n],
+        None => &[],
+    }
+}
 
 impl IoApic {
     fn read(&self, reg: u32) -> u32 {
@@ -60,7 +80,7 @@ fn isa_route(isos: &[Iso], irq: u8) -> (u32, u16) {
 /// Maps and programs the IOAPIC: every input masked, routed to APIC `dest`.
 pub fn init(info: IoApicInfo, isos: &[Iso], dest: u32) {
     let base = crate::paging::map_device(info.addr);
-    let mut io = IoApic { base, lines: 0, kernel_lines: [None; 2] };
+    let mut io = IoApic { base, lines: 0, kernel_line: None };
     io.lines = (((io.read(REG_VER) >> 16) & 0xff) + 1).min(MAX_IRQ_LINES);
     for line in 0..io.lines {
         let gsi = info.gsi_base + line;
@@ -84,8 +104,19 @@ pub fn init(info: IoApicInfo, isos: &[Iso], dest: u32) {
         io.write(REG_REDIR + 2 * line + 1, dest << 24);
         io.write(REG_REDIR + 2 * line, low);
     }
-    let line_of = |irq| isa_route(isos, irq).0.checked_sub(info.gsi_base);
-    io.kernel_lines = [line_of(0), line_of(4)];
+    let line_of = |irq| isa_route(isos, irq).0.checked_sub(info.gsi_base).filter(|&l| l < io.lines);
+    io.kernel_line = line_of(0);
+    USER_LINES.call_once(|| {
+        let mut l = [0; USER_ISA_IRQS.len()];
+        let mut n = 0;
+        for line in USER_ISA_IRQS.iter().filter_map(|&irq| line_of(irq)) {
+            if Some(line) != io.kernel_line && !l[..n].contains(&line) {
+                l[n] = line;
+                n += 1;
+            }
+        }
+        (l, n)
+    });
     *IOAPIC.lock() = Some(io);
 }
 
@@ -106,7 +137,7 @@ impl InterruptController for X86Irq {
     }
 
     fn is_user_line(&self, line: u32) -> bool {
-        IOAPIC.lock().as_ref().is_some_and(|io| line < io.lines && !io.kernel_lines.contains(&Some(line)))
+        IOAPIC.lock().as_ref().is_some_and(|io| line < io.lines && io.kernel_line != Some(line))
     }
 
     fn mask(&mut self, line: u32) {

@@ -90,6 +90,11 @@ fn at(pa: u64) -> *mut u8 {
     (PHYS_OFFSET.load(Ordering::Relaxed) + pa) as *mut u8
 }
 
+/// The kernel's virtual address of physical address `pa` (the direct map).
+pub fn phys_to_virt(pa: u64) -> *mut u8 {
+    at(pa)
+}
+
 // SAFETY (for every access below): the core and the kernel pass only addresses of frames
 // they own, and the direct map covers all RAM; accesses are volatile so that page tables
 // the MMU reads are really written.

@@ -1,16 +1,30 @@
-//! Trap dispatch: the Rust side of `vectors.S`. Counts timer ticks and kernel breakpoints,
-//! acknowledges interrupts, and turns every other kernel-mode exception into a fault
-//! report that ends the machine with `ExitCode::KernelFault`.
+//! Trap dispatch: the Rust side of `vectors.S`.
+//!
+//! From user mode ([`pecan_user_trap`]): timer ticks, device interrupts and the thread's
+//! faults become kernel events; #NM loads the thread's FPU state; anything the thread
+//! cannot have caused (NMI, #DF, #MC) gets the kernel fault report.
+//!
+//! From kernel mode (`pecan_trap`): an interrupt that wakes the idle loop becomes a kernel
+//! event; otherwise timer ticks and kernel breakpoints are counted (the boot self-tests),
+//! interrupts acknowledged, and every other exception turned into a fault report that ends
+//! the machine with `ExitCode::KernelFault`.
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use pecan_kernel::ExitCode;
+use pecan_kernel::{Event, ExitCode, Resume};
 
 use crate::context::TrapFrame;
-use crate::layout::{MAX_IRQ_LINES, VECTOR_IRQ_BASE, VECTOR_PIC_BASE, VECTOR_SPURIOUS, VECTOR_TIMER};
-use crate::{fault, ioapic, lapic};
+use crate::layout::{
+    KERNEL_DS, MAX_IRQ_LINES, VECTOR_IRQ_BASE, VECTOR_PIC_BASE, VECTOR_SPURIOUS, VECTOR_TIMER,
+};
+use crate::percpu::PERCPU_KERNEL_STACK;
+use crate::{exception, fault, fpu, ioapic, lapic, percpu, resume};
 
-core::arch::global_asm!(include_str!("vectors.S"));
+core::arch::global_asm!(
+    include_str!("vectors.S"),
+    kernel_stack = const PERCPU_KERNEL_STACK,
+    kernel_ds = const KERNEL_DS,
+);
 
 static TICKS: AtomicU64 = AtomicU64::new(0);
 static BREAKPOINTS: AtomicU64 = AtomicU64::new(0);
@@ -26,31 +40,107 @@ pub fn breakpoints() -> u64 {
     BREAKPOINTS.load(Ordering::Relaxed)
 }
 
-/// Called by `vectors.S` with the saved registers of the interrupted code.
+/// What an interrupt vector means.
+enum Interrupt {
+    Timer,
+    Line(u32),
+    /// The APIC's spurious vector or a (masked) 8259 line: nothing to do, no EOI.
+    Ignored,
+}
+
+fn interrupt(v: u64) -> Option<Interrupt> {
+    let irqs = VECTOR_IRQ_BASE as u64..VECTOR_IRQ_BASE as u64 + MAX_IRQ_LINES as u64;
+    if v == VECTOR_TIMER as u64 {
+        Some(Interrupt::Timer)
+    } else if irqs.contains(&v) {
+        Some(Interrupt::Line((v - VECTOR_IRQ_BASE as u64) as u32))
+    } else if v == VECTOR_SPURIOUS as u64
+        || (VECTOR_PIC_BASE as u64..VECTOR_PIC_BASE as u64 + 16).contains(&v)
+    {
+        Some(Interrupt::Ignored)
+    } else {
+        None
+    }
+}
+
+/// Reports interrupt `i` to the kernel and acknowledges it (after the kernel has masked a
+/// device line, so a level-triggered line cannot fire again at once); returns where to go.
+fn report(i: Interrupt) -> Option<Resume<crate::context::Context>> {
+    match i {
+        Interrupt::Timer => {
+            TICKS.fetch_add(1, Ordering::Relaxed);
+            let r = resume::dispatch(Event::Timer);
+            lapic::eoi();
+            Some(r)
+        }
+        Interrupt::Line(line) => {
+            let r = resume::dispatch(Event::Irq(line));
+            lapic::eoi();
+            Some(r)
+        }
+        Interrupt::Ignored => None,
+    }
+}
+
+/// Called by `vectors.S` on the kernel stack for a trap from user mode; `f` is the
+/// thread's saved frame (its context), or the IST stack's frame for a double fault.
+#[unsafe(no_mangle)]
+extern "C" fn pecan_user_trap(f: *mut TrapFrame) -> ! {
+    // SAFETY: `vectors.S` passes the frame it just completed; nothing else refers to it
+    // while this runs with interrupts off. The copy ends the borrow.
+    let frame = unsafe { *f };
+    let v = frame.vector;
+    let current = resume::current();
+    if v == exception::NM {
+        // SAFETY: a #NM from user mode comes from the running thread, whose context is
+        // alive.
+        unsafe { fpu::take(current) };
+        resume::resume(Resume::User(current));
+    }
+    if let Some(i) = interrupt(v) {
+        fpu::save_on_entry();
+        let r = report(i).unwrap_or(Resume::User(current));
+        resume::resume(r);
+    }
+    match exception::user_fault(v, frame.error, crate::cpu::cr2()) {
+        Some(fault) => {
+            fpu::save_on_entry();
+            resume::resume(resume::dispatch(Event::Fault(fault)))
+        }
+        None => kernel_fault(&frame),
+    }
+}
+
+/// Called by `vectors.S` with the saved registers of interrupted kernel code.
 #[unsafe(no_mangle)]
 extern "C" fn pecan_trap(f: &mut TrapFrame) {
     let v = f.vector;
-    match v {
-        // int3 leaves rip after itself: count it and resume.
-        3 if !f.from_user() => {
-            BREAKPOINTS.fetch_add(1, Ordering::Relaxed);
+    // SAFETY: this CPU's block, interrupts disabled.
+    let idle = unsafe { (*percpu::this()).idle };
+    match interrupt(v) {
+        // The idle loop woke up: the interrupt is an event, and the kernel says where to
+        // go (this never returns to the loop's frame).
+        Some(i @ (Interrupt::Timer | Interrupt::Line(_))) if idle => {
+            let r = report(i).unwrap_or(Resume::Idle);
+            resume::resume(r)
         }
-        _ if v == VECTOR_TIMER as u64 => {
+        Some(Interrupt::Timer) => {
             TICKS.fetch_add(1, Ordering::Relaxed);
             lapic::eoi();
         }
-        // The local APIC's spurious vector needs no EOI; the masked 8259s' spurious IRQs
-        // 7 and 15 cannot reach the CPU (LINT0 is masked) but are harmless if they do.
-        _ if v == VECTOR_SPURIOUS as u64 => {}
-        _ if (VECTOR_PIC_BASE as u64..VECTOR_PIC_BASE as u64 + 16).contains(&v) => {}
-        _ if (VECTOR_IRQ_BASE as u64..VECTOR_IRQ_BASE as u64 + MAX_IRQ_LINES as u64).contains(&v) => {
-            // No user-level driver yet: silence the line.
-            let line = (v - VECTOR_IRQ_BASE as u64) as u32;
+        Some(Interrupt::Line(line)) => {
+            // Interrupts are only enabled in the kernel by the idle loop and the boot
+            // self-tests, where nobody handles device lines: silence the line.
             ioapic::mask_line(line);
             lapic::eoi();
             log::warn!("irq {line}: no handler, masked");
         }
-        _ => kernel_fault(f),
+        Some(Interrupt::Ignored) => {}
+        // int3 leaves rip after itself: count it and resume.
+        None if v == exception::BP => {
+            BREAKPOINTS.fetch_add(1, Ordering::Relaxed);
+        }
+        None => kernel_fault(f),
     }
 }
 

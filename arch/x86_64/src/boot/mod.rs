@@ -1,7 +1,7 @@
 //! Early boot: from U-Boot's `bootelf -p` (the stub in `entry_uboot.S`) or a Limine
 //! loader (`limine_entry`) to a ready machine and a `BootInfo`.
 //!
-//! Both paths: serial console, CPU features, GDT/TSS, IDT, per-CPU data; the memory map
+//! Both paths: serial console, CPU features, GDT/TSS, IDT, per-CPU data, `SYSCALL`; the memory map
 //! (fw_cfg `etc/e820` or Limine's); the kernel's own page tables; ACPI (RSDP, every table
 //! reserved, CPUs and the IOAPIC from the MADT); the reservations (below 1 MiB, the
 //! kernel image, the loader's data); PIC masked, local APIC and IOAPIC programmed, the
@@ -19,7 +19,7 @@ use crate::acpi::{self, Acpi, PhysRead};
 use crate::hal::X86;
 use crate::layout::PHYSMAP_BASE;
 use crate::paging::{self, Ranges};
-use crate::{cpu, fwcfg, gdt, idt, ioapic, lapic, mmu, percpu, pic, serial};
+use crate::{cpu, fwcfg, gdt, idt, ioapic, lapic, mmu, percpu, pic, serial, syscall};
 
 core::arch::global_asm!(include_str!("entry_uboot.S"));
 
@@ -44,6 +44,7 @@ fn early() {
     gdt::init(stack);
     idt::init();
     percpu::init(0, stack);
+    syscall::init();
 }
 
 /// Copies U-Boot's argv (physical pointers inside U-Boot's memory, reached through the
