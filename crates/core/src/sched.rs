@@ -148,7 +148,7 @@ impl Scheduler {
     pub fn bitmap_consistent(&self) -> bool {
         (0..256).all(|p| {
             let bit = self.bitmap[p / 64] & (1 << (p % 64)) != 0;
-            bit == !self.lists[p].is_empty()
+            bit != self.lists[p].is_empty()
         })
     }
 }

@@ -292,7 +292,7 @@ fn bad_destinations_are_bad_flexpages() {
     let mut sc = scene(1);
     let t = sc.t[0];
     let fp = page(World::window(ram(0x1000)), MemRights::RW).0;
-    for dst in [V + 0x800, USER_TOP, u64::MAX & !0xfff, USER_TOP - 0x1000 + 0x800] {
+    for dst in [V + 0x800, USER_TOP, 0xffff_ffff_ffff_f000, USER_TOP - 0x1000 + 0x800] {
         assert_eq!(sc.w.invoke(sc.w.root, t, task::MAP, &[fp, dst]), Err(Error::BadFlexpage), "{dst:#x}");
     }
     // A two-page flexpage whose destination would cross the top of user space.

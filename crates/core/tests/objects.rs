@@ -205,7 +205,7 @@ fn creation_arguments_are_checked() {
     // Task: capability-space order.
     assert_eq!(w.invoke(w.root, f, factory::CREATE_TASK, &[s, 17]), Err(Error::InvalidArgument));
     // Thread: UTCB address misaligned, page 0, kernel half, occupied, task argument.
-    for utcb in [0x10_0800, 0, USER_TOP, u64::MAX & !0xfff] {
+    for utcb in [0x10_0800, 0, USER_TOP, 0xffff_ffff_ffff_f000] {
         let r = w.invoke(w.root, f, factory::CREATE_THREAD, &[s, ROOT_TASK, utcb]);
         assert_eq!(r, Err(Error::InvalidArgument), "{utcb:#x}");
     }

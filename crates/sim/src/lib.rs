@@ -106,7 +106,7 @@ impl PhysMem for SimMem {
     }
 
     fn zero(&mut self, pa: PhysAddr, len: usize) {
-        if pa.0 % PAGE_SIZE == 0 && len as u64 == PAGE_SIZE {
+        if pa.0.is_multiple_of(PAGE_SIZE) && len as u64 == PAGE_SIZE {
             self.pages.remove(&(pa.0 / PAGE_SIZE));
             return;
         }

@@ -140,7 +140,7 @@ impl<H: Hal> Kernel<H> {
 
     /// A new inactive thread in `task` with its UTCB mapped at `utcb`.
     pub fn create_thread(&mut self, f: Handle, task: Handle, utcb: u64) -> Result<ObjRef, Error> {
-        if utcb % PAGE_SIZE != 0 || !(USER_BOTTOM..USER_TOP).contains(&utcb) {
+        if !utcb.is_multiple_of(PAGE_SIZE) || !(USER_BOTTOM..USER_TOP).contains(&utcb) {
             return Err(Error::InvalidArgument);
         }
         {

@@ -31,9 +31,9 @@ impl Reply {
 
     /// These results.
     pub fn of(w: &[u64]) -> Self {
-        let mut r = Reply::default();
-        r.n = w.len().min(12);
-        r.words[..r.n].copy_from_slice(&w[..r.n]);
+        let n = w.len().min(12);
+        let mut r = Reply { n, ..Reply::default() };
+        r.words[..n].copy_from_slice(&w[..n]);
         r
     }
 }
