@@ -100,6 +100,7 @@ mod hw {
     }
 
     const GICD_CTLR_RWP: u32 = 1 << 31;
+    const GICR_CTLR_RWP: u32 = 1 << 3;
     const GICD_CTLR_ENABLE_GRP1: u32 = 1 << 1;
     const GICD_CTLR_ARE: u32 = 1 << 4;
     const GICR_TYPER_VLPIS: u64 = 1 << 1;
@@ -250,6 +251,9 @@ mod hw {
             icc_write!("icc_eoir1_el1", iar);
         }
 
+        /// Enables or disables `line`. A disable waits until it has taken effect (RWP), so
+        /// an interrupt ended right after it is not signalled again before the line is
+        /// unmasked (the core masks a line, then the arch ends its interrupt).
         fn set_enabled(&self, line: u32, on: bool) {
             if self.dist == 0 || self.rd == 0 {
                 return;
@@ -257,10 +261,21 @@ mod hw {
             let (w, bit) = bit_of(line);
             if line < super::FIRST_SPI {
                 let s = self.sgi();
-                if on { s.isenabler0.set(bit) } else { s.icenabler0.set(bit) }
+                if on {
+                    s.isenabler0.set(bit)
+                } else {
+                    s.icenabler0.set(bit);
+                    let rd = self.rd();
+                    wait(|| rd.ctlr.get() & GICR_CTLR_RWP == 0, "redistributor disable");
+                }
             } else if line < self.lines.count {
                 let d = self.dist();
-                if on { d.isenabler[w].set(bit) } else { d.icenabler[w].set(bit) }
+                if on {
+                    d.isenabler[w].set(bit)
+                } else {
+                    d.icenabler[w].set(bit);
+                    wait(|| d.ctlr.get() & GICD_CTLR_RWP == 0, "distributor disable");
+                }
             }
         }
     }
