@@ -50,6 +50,9 @@ fn handler() -> Handler {
 pub fn enter(h: Handler, first: Resume<Context>) -> ! {
     HANDLER.call_once(|| h);
     crate::cpu::disable_irq();
+    // SAFETY: TPIDRRO_EL0 (user-readable, not per thread) only carries what the loader
+    // left there; clearing it keeps that from every thread. Nothing else uses it.
+    unsafe { core::arch::asm!("msr tpidrro_el0, xzr", options(nostack, nomem, preserves_flags)) };
     let ctx = resume(first);
     // SAFETY: `resume` returned a context the core chose, with the FP trap and TTBR0 set
     // for it; the rest of this stack is dead from here on.
