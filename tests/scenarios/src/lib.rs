@@ -8,6 +8,8 @@ extern crate alloc;
 
 mod env;
 mod ipc;
+#[cfg(all(target_arch = "x86_64", target_os = "none"))]
+mod x86;
 
 pub use env::Env;
 
@@ -34,6 +36,8 @@ macro_rules! check {
 pub fn all() -> alloc::vec::Vec<Scenario> {
     let mut v = alloc::vec::Vec::new();
     v.extend_from_slice(ipc::SCENARIOS);
+    #[cfg(all(target_arch = "x86_64", target_os = "none"))]
+    v.extend_from_slice(x86::SCENARIOS);
     v
 }
 
