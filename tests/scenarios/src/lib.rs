@@ -6,6 +6,8 @@
 
 extern crate alloc;
 
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+mod aarch64;
 mod env;
 mod ipc;
 #[cfg(all(target_arch = "x86_64", target_os = "none"))]
@@ -36,6 +38,8 @@ macro_rules! check {
 pub fn all() -> alloc::vec::Vec<Scenario> {
     let mut v = alloc::vec::Vec::new();
     v.extend_from_slice(ipc::SCENARIOS);
+    #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+    v.extend_from_slice(aarch64::SCENARIOS);
     #[cfg(all(target_arch = "x86_64", target_os = "none"))]
     v.extend_from_slice(x86::SCENARIOS);
     v
