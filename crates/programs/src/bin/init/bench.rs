@@ -205,8 +205,8 @@ pub fn run(bi: &BootInfo) -> u64 {
     print_milli("syscalls_per_roundtrip_inter", per(k[0]));
     print_milli("fastpath_per_roundtrip_inter", per(k[11]));
     let floor = null + inter_switch.saturating_sub(intra_switch);
-    if floor > 0 {
-        print_milli("oneway_to_floor_ratio", rt_inter / 2 * 1000 / floor);
+    if let Some(ratio) = (rt_inter / 2 * 1000).checked_div(floor) {
+        print_milli("oneway_to_floor_ratio", ratio);
     }
 
     // Message length: registers, then the UTCB.
