@@ -35,6 +35,7 @@ global_asm!(
     ".section .text.x86test, \"ax\"",
     ".global x86t_ud, x86t_hlt, x86t_in, x86t_int3, x86t_div0, x86t_int80, x86t_tf",
     ".global x86t_null, x86t_kernel_write, x86t_exec_stack, x86t_park",
+    ".global x86t_tf_syscall, x86t_tf_syscall_ret",
     "x86t_ud: ud2",
     "x86t_hlt: hlt",
     "x86t_in: in al, dx",
@@ -49,6 +50,14 @@ global_asm!(
     "    nop",
     "    nop",
     "    ud2",
+    // Single-stepping over a system call: SYSCALL masks TF (no #DB in the kernel), SYSRET
+    // restores it from r11 and the #DB arrives in user mode after the syscall.
+    "x86t_tf_syscall: xor eax, eax",
+    "    pushfq",
+    "    or qword ptr [rsp], 0x100",
+    "    popfq",
+    "    syscall",
+    "x86t_tf_syscall_ret: ud2",
     "x86t_null: mov rax, qword ptr [0]",
     "x86t_kernel_write: movabs rax, 0xffff800000001000",
     "    mov qword ptr [rax], rax",
@@ -81,6 +90,8 @@ unsafe extern "C" {
     fn x86t_kernel_write();
     fn x86t_exec_stack();
     fn x86t_park();
+    fn x86t_tf_syscall();
+    fn x86t_tf_syscall_ret();
 }
 
 fn err(e: impl core::fmt::Debug) -> Fail {
@@ -278,6 +289,9 @@ fn exception_vectors(env: &Env<'_>) -> Result<(), Fail> {
         "TF: {:#x?}",
         (m.label(), m.word(0), m.word(3))
     );
+    let (m, _) = run_faulting(env, Some(f(x86t_tf_syscall)), None, None)?;
+    expect_exception(&m, exc::KIND_BREAKPOINT, 1, f(x86t_tf_syscall_ret), 0)
+        .map_err(|e| alloc::format!("TF over syscall: {e}"))?;
     // Page faults: a read of address 0, a write to the kernel half, a fetch from the
     // (no-execute) stack.
     let (m, _) = run_faulting(env, Some(f(x86t_null)), None, None)?;
