@@ -138,7 +138,7 @@ impl Scheduler {
     /// Every thread in the ready lists (for invariant checks).
     pub fn queued<C>(&self, threads: &Table<Tcb<C>>) -> alloc::vec::Vec<Handle> {
         let mut v = alloc::vec::Vec::new();
-        for l in &self.lists {
+        for l in self.lists.iter().filter(|l| !l.is_empty()) {
             v.extend(l.collect(threads, Which::Ready));
         }
         v

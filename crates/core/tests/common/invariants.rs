@@ -6,8 +6,6 @@
 //! derived mapping never has rights its parent lacks; every factory's usage is what its
 //! live objects cost; every kernel frame is free, a page table or a UTCB.
 
-use std::collections::HashMap;
-
 use pecan_abi::layout::ROOT_PHYS_BASE;
 use pecan_core::Kernel;
 use pecan_core::list::Which;
@@ -19,11 +17,13 @@ use pecan_hal::{PAGE_SIZE, PhysAddr, PteKind, VirtAddr};
 use pecan_mm::PageTable;
 use pecan_sim::{Sim, SimPte};
 
-/// Checks every invariant; `total_frames` is the number of kernel frames at boot.
-pub fn check_invariants(k: &Kernel<Sim>, total_frames: usize) {
+/// Checks every invariant; `total_frames` is the number of kernel frames at boot. With
+/// `walk_tables`, every page table is walked for leaves the database does not record (the
+/// costly part: callers skip it while no page-table entry was written since the last walk).
+pub fn check_invariants(k: &Kernel<Sim>, total_frames: usize, walk_tables: bool) {
     check_threads(k);
     check_ready(k);
-    let nodes_of = check_mappings(k);
+    let nodes_of = check_mappings(k, walk_tables);
     check_quotas(k, &nodes_of);
     // Kernel frames: free + page tables + UTCBs = all.
     let pt: u64 = k.tasks.iter().map(|(_, t)| t.pt_frames).sum();
@@ -111,18 +111,21 @@ fn check_threads(k: &Kernel<Sim>) {
 /// it runs on a donated slice); the running thread is ready and outranked by nobody.
 fn check_ready(k: &Kernel<Sim>) {
     let list = k.sched.queued(&k.threads);
-    let queued: std::collections::HashSet<Handle> = list.iter().copied().collect();
-    assert_eq!(queued.len(), list.len(), "a thread is queued twice");
+    // Queued, by table index (a plain vector: this runs after every step).
+    let mut queued = vec![false; list.iter().map(|h| h.idx as usize + 1).max().unwrap_or(0)];
+    for h in &list {
+        assert!(k.threads.contains(*h), "a dead thread is queued");
+        assert!(!queued[h.idx as usize], "{h:?} is queued twice");
+        queued[h.idx as usize] = true;
+    }
+    let is_queued = |h: Handle| queued.get(h.idx as usize).copied().unwrap_or(false);
     for (h, t) in k.threads.iter() {
         if t.state == State::Ready && k.sched.current != Some(h) {
-            assert!(queued.contains(&h), "ready {h:?} not queued");
+            assert!(is_queued(h), "ready {h:?} not queued");
         }
         if !pecan_core::sched::LAZY && t.state != State::Ready {
-            assert!(!queued.contains(&h), "blocked {h:?} queued without lazy queues");
+            assert!(!is_queued(h), "blocked {h:?} queued without lazy queues");
         }
-    }
-    for h in &queued {
-        assert!(k.threads.contains(*h), "a dead thread is queued");
     }
     assert!(k.sched.bitmap_consistent());
     if let Some(c) = k.sched.current {
@@ -138,15 +141,24 @@ fn check_ready(k: &Kernel<Sim>) {
     }
 }
 
+/// Per live task (by table index): its mapping nodes and, of those, capability nodes.
+struct NodesOf(Vec<(u64, u64)>);
+
+impl NodesOf {
+    fn get(&self, t: Handle) -> (u64, u64) {
+        self.0.get(t.idx as usize).copied().unwrap_or((0, 0))
+    }
+}
+
 /// The mapping database agrees with page tables and capability spaces, both ways. Returns
 /// per task: (nodes, capability nodes).
-fn check_mappings(k: &Kernel<Sim>) -> HashMap<Handle, (u64, usize)> {
-    let mut nodes_of: HashMap<Handle, (u64, usize)> = HashMap::new();
+fn check_mappings(k: &Kernel<Sim>, walk_tables: bool) -> NodesOf {
+    let mut nodes_of = NodesOf(vec![(0, 0); k.tasks.capacity()]);
     for (id, n) in k.mdb.iter() {
         let task = k.tasks.get(n.task).expect("node's task alive");
-        let e = nodes_of.entry(n.task).or_default();
+        let e = &mut nodes_of.0[n.task.idx as usize];
         e.0 += 1;
-        e.1 += (n.res == Resource::Cap) as usize;
+        e.1 += (n.res == Resource::Cap) as u64;
         if let Some(p) = n.parent {
             let pn = k.mdb.get(p).expect("parent alive");
             assert_eq!(pn.res, n.res, "derived node maps the same resource");
@@ -186,9 +198,12 @@ fn check_mappings(k: &Kernel<Sim>) -> HashMap<Handle, (u64, usize)> {
         }
         // Every capability node is in its slot (checked above), and there are as many
         // occupied slots as capability nodes: the two agree both ways.
-        let caps = nodes_of.get(&th).map_or(0, |x| x.1);
+        let caps = nodes_of.get(th).1 as usize;
         assert_eq!(task.caps.len(), caps, "capability slots without a node");
         // Every user leaf in the page table is recorded.
+        if !walk_tables {
+            continue;
+        }
         let mut leaves = Vec::new();
         walk(&k.hal.mem, task.root, 3, 0, &mut leaves);
         for va in leaves {
@@ -199,7 +214,7 @@ fn check_mappings(k: &Kernel<Sim>) -> HashMap<Handle, (u64, usize)> {
 }
 
 /// Quotas balance: every factory's usage is what its live objects cost.
-fn check_quotas(k: &Kernel<Sim>, nodes_of: &HashMap<Handle, (u64, usize)>) {
+fn check_quotas(k: &Kernel<Sim>, nodes_of: &NodesOf) {
     let tcb = core::mem::size_of::<pecan_core::thread::Tcb<pecan_sim::SimContext>>() as u64 + PAGE_SIZE;
     for (f, fa) in k.factories.iter() {
         let mut used = 0u64;
@@ -211,7 +226,7 @@ fn check_quotas(k: &Kernel<Sim>, nodes_of: &HashMap<Handle, (u64, usize)>) {
                     + pecan_core::obj::cap::CapSpace::cost(order)
                     + PAGE_SIZE;
                 used += (t.pt_frames - 1) * PAGE_SIZE;
-                used += nodes_of.get(&th).map_or(0, |x| x.0) * NODE_COST;
+                used += nodes_of.get(th).0 * NODE_COST;
             }
         }
         used += k.gates.iter().filter(|(_, g)| g.charged_to == f).count() as u64
