@@ -20,13 +20,33 @@ pub const TOUCH: u64 = 6;
 pub const READ_TWICE: u64 = 7;
 /// Keep `args[1]` in FP/SIMD registers across `args[2]` yields; report `[1 if intact]`.
 pub const FPU: u64 = 8;
-/// Wait forever (open wait).
+/// Wait forever (open wait after open wait; a call received is never answered).
 pub const WAIT: u64 = 9;
 /// Spin: increment the word at `args[1]` forever.
 pub const SPIN: u64 = 10;
 /// Map (`args[2]` = 0) or grant (1) the page at `args[1]` to whoever calls it on the gate
 /// in [`TARGET_SLOT`]: call that gate with a map/grant item; report `[status]`.
 pub const SEND_PAGE: u64 = 11;
+
+/// Receive forever (open wait): after each message report `[status, label, gate label,
+/// untyped words, word 0]`, then answer a call (its reply capability survives the report,
+/// itself a call) with `[word 0 + 1]`.
+pub const RECV: u64 = 12;
+/// Accept one page of memory at `args[1]` (receive window BR0), wait for a message, answer
+/// it, report `[status, where the item landed (0: none), the word there]`; then, released,
+/// report `[the word at args[1]]` again.
+pub const RECV_PAGE: u64 = 13;
+/// Accept one capability into slot `args[1]` (receive window BR1), wait for a message,
+/// answer it, then call the gate received with `[41]` and report `[status of the receive,
+/// slot it landed in, status of the call, reply word 0]`.
+pub const RECV_CAP: u64 = 14;
+/// Accept one string of up to [`STRING_BUF`] bytes into a buffer of its own, wait for a
+/// message, answer it, report `[status, string length, sum of its bytes, where it landed
+/// relative to the buffer]`.
+pub const RECV_STRING: u64 = 15;
+
+/// Bytes of the `RECV_STRING` buffer.
+pub const STRING_BUF: u64 = 8192;
 
 /// The slot of the gate a `CALL` or `SEND_PAGE` worker uses.
 pub const TARGET_SLOT: u64 = 10;

@@ -1,12 +1,12 @@
-//! IPC between address spaces and within one: call and reply-and-wait, labels, long
-//! messages, timeouts, sleep, the reply capability.
+//! IPC between address spaces and within one: send, call, reply and reply-and-wait, labels,
+//! long messages, the simplest timeouts, sleep.
 
 use core::time::Duration;
-use pecan_abi::{Error, Phase};
+use pecan_abi::{CapRights, Error, Phase};
 use pecan_system::worker;
 use pecan_user::{Msg, Timeouts, ipc};
 
-use crate::env::Env;
+use crate::env::{Env, T, fail};
 use crate::{Fail, Scenario, check};
 
 /// This file's scenarios.
@@ -17,6 +17,10 @@ pub const SCENARIOS: &[Scenario] = &[
     ("ipc-send-timeout-zero", send_timeout_zero),
     ("ipc-sleep", sleep),
     ("ipc-recv-timeout", recv_timeout),
+    ("ipc-send-inter-as", send_inter_as),
+    ("ipc-send-intra-as", send_intra_as),
+    ("ipc-call-intra-as", call_intra_as),
+    ("ipc-reply-wait-server", reply_wait_server),
 ];
 
 /// A worker serving echo in its own task, with a gate bound to it.
@@ -84,6 +88,109 @@ fn recv_timeout(env: &Env<'_>) -> Result<(), Fail> {
     check!(
         r.map(|_| ()).map_err(|e| (e.error, e.phase)) == Err((Error::Timeout, Phase::Receive)),
         "got {r:?}"
+    );
+    Ok(())
+}
+
+fn send_inter_as(env: &Env<'_>) -> Result<(), Fail> {
+    // A plain send returns once delivered; the worker reports what it received.
+    let w = env.worker(&[worker::RECV], &[], 120);
+    let g = env.gate(w.child.thread, 0x51);
+    let r = ipc::send(g, &Msg::new(7).word(99).word(100), Timeouts::NEVER);
+    let rep = env.report(&w, Duration::from_secs(2));
+    env.release();
+    env.kill(&w);
+    let _ = g.any().destroy();
+    r.map_err(fail("send"))?;
+    let rep = rep.map_err(fail("report"))?;
+    let got = [rep.word(0), rep.word(1), rep.word(2), rep.word(3), rep.word(4)];
+    check!(got == [0, 7, 0x51, 2, 99], "worker received [status, label, gate label, words, w0] = {got:?}");
+    Ok(())
+}
+
+fn send_intra_as(env: &Env<'_>) -> Result<(), Fail> {
+    // A thread of this task waits; it sends what it got back through a second gate.
+    let back = env.gate(env.me(), 0xbac);
+    let h = env.helper(100, move || {
+        if let Ok(m) = ipc::wait(Timeouts::NEVER) {
+            let _ = ipc::send(back, &Msg::new(m.label()).word(m.gate_label).word(m.word(0)), Timeouts::NEVER);
+        }
+    });
+    let g = env.gate(h.thread, 0x52);
+    let r = ipc::send(g, &Msg::new(8).word(123), Timeouts::NEVER);
+    let b = ipc::recv(back.any(), T);
+    let _ = h.thread.any().destroy();
+    let _ = g.any().destroy();
+    let _ = back.any().destroy();
+    r.map_err(fail("send"))?;
+    let b = b.map_err(fail("back"))?;
+    check!(b.gate_label == 0xbac, "back gate label {:#x}", b.gate_label);
+    check!(
+        (b.label(), b.word(0), b.word(1)) == (8, 0x52, 123),
+        "helper got {:?}",
+        (b.label(), b.word(0), b.word(1))
+    );
+    Ok(())
+}
+
+fn call_intra_as(env: &Env<'_>) -> Result<(), Fail> {
+    let h = env.helper(100, || {
+        pecan_user::server::serve(|req| {
+            Some(Msg::new(req.label()).word(req.word(0) * 2).word(req.gate_label))
+        })
+    });
+    let g = env.gate(h.thread, 0x53);
+    let mut res = alloc::vec::Vec::new();
+    for i in 0..5 {
+        res.push(ipc::call(g, &Msg::new(100 + i).word(i), T));
+    }
+    let _ = h.thread.any().destroy();
+    let _ = g.any().destroy();
+    for (i, r) in res.into_iter().enumerate() {
+        let r = r.map_err(fail("call"))?;
+        let got = (r.label(), r.gate_label, r.word(0), r.word(1));
+        check!(
+            got == (100 + i as u64, 0, 2 * i as u64, 0x53),
+            "call {i}: (label, gate label, w0, w1) = {got:?}"
+        );
+    }
+    Ok(())
+}
+
+fn reply_wait_server(env: &Env<'_>) -> Result<(), Fail> {
+    // This thread serves a worker's five calls with wait + reply-and-wait + reply.
+    let g = env.gate(env.me(), 0x54);
+    let w = env.worker(&[worker::CALL, 5], &[(g.sel(), worker::TARGET_SLOT, CapRights::SEND)], 120);
+    let serve = || -> Result<(), Fail> {
+        let mut m = ipc::recv(g.any(), T).map_err(fail("first receive"))?;
+        for k in 0..5 {
+            check!(
+                m.gate_label == 0x54 && m.word(0) == k,
+                "call {k}: label {:#x} word {}",
+                m.gate_label,
+                m.word(0)
+            );
+            let reply = Msg::new(0).word(k + 1);
+            if k < 4 {
+                m = ipc::reply_wait(&reply, T).map_err(fail("reply-and-wait"))?;
+            } else {
+                ipc::reply(&reply).map_err(fail("reply"))?;
+            }
+        }
+        Ok(())
+    };
+    let r = serve();
+    let rep = env.report(&w, Duration::from_secs(2));
+    env.release();
+    env.kill(&w);
+    let _ = g.any().destroy();
+    r?;
+    let rep = rep.map_err(fail("report"))?;
+    check!(
+        (rep.word(0), rep.word(1)) == (5, 0),
+        "worker: {} good calls, last error {}",
+        rep.word(0),
+        rep.word(1)
     );
     Ok(())
 }

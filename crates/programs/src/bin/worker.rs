@@ -3,17 +3,35 @@
 #![no_std]
 #![no_main]
 
+use core::cell::UnsafeCell;
 use core::time::Duration;
 use pecan_abi::caps::std_slots;
-use pecan_abi::{Fpage, MemRights};
+use pecan_abi::{Fpage, Item, MemRights, Status};
 use pecan_system::worker::*;
-use pecan_user::{Gate, Msg, Timeouts, ipc};
+use pecan_user::{Gate, IpcError, Msg, Received, Timeouts, ipc};
 
 pecan_user::entry!(main);
 
 fn report(words: &[u64]) -> Option<pecan_user::Received> {
     ipc::call(Gate::at(std_slots::PARENT), &Msg::new(0).words(words), Timeouts::NEVER).ok()
 }
+
+/// The status word of an IPC result (0: success).
+fn status<T>(r: &Result<T, IpcError>) -> u64 {
+    match r {
+        Ok(_) => Status::OK.0,
+        Err(e) => Status::error(e.error, e.phase).0,
+    }
+}
+
+/// The `RECV_STRING` buffer (page aligned; its pages are touched before it is offered).
+#[repr(align(4096))]
+struct StringBuf(UnsafeCell<[u8; STRING_BUF as usize]>);
+
+// SAFETY: only the worker's one thread touches it.
+unsafe impl Sync for StringBuf {}
+
+static STRING: StringBuf = StringBuf(UnsafeCell::new([0; STRING_BUF as usize]));
 
 fn main(info: u64) -> ! {
     let si = pecan_system::bootinfo::start_info(info).expect("start info");
@@ -79,6 +97,64 @@ fn main(info: u64) -> ! {
                 Err(e) => e.error as u64,
             };
             report(&[st]);
+        }
+        WAIT => loop {
+            let _ = ipc::wait(Timeouts::NEVER);
+        },
+        RECV => loop {
+            let r = ipc::wait(Timeouts::NEVER);
+            let st = status(&r);
+            let m = r.ok();
+            let w = |f: fn(&Received) -> u64| m.as_ref().map_or(0, f);
+            report(&[st, w(|m| m.label()), w(|m| m.gate_label), w(|m| m.len() as u64), w(|m| m.word(0))]);
+            let _ = ipc::reply(&Msg::new(0).word(w(|m| m.word(0)) + 1));
+        },
+        RECV_PAGE => {
+            ipc::accept_memory(Fpage::memory(a[1], 12, MemRights::RW));
+            let r = ipc::wait(Timeouts::NEVER);
+            let _ = ipc::reply(&Msg::new(0));
+            let landed = match r.as_ref().ok().and_then(|m| m.item(0)) {
+                Some(Item::Map { fpage, .. } | Item::Grant { fpage, .. }) => fpage.0 & !0xfff,
+                _ => 0,
+            };
+            // SAFETY: the page just arrived there (or the pager backs the address).
+            let v = if landed != 0 { unsafe { (landed as *const u64).read_volatile() } } else { 0 };
+            report(&[status(&r), landed, v]);
+            // SAFETY: as above; the parent may have revoked it meanwhile (then we fault).
+            let again = unsafe { (a[1] as *const u64).read_volatile() };
+            report(&[again]);
+        }
+        RECV_CAP => {
+            ipc::accept_caps(a[1], 0);
+            let r = ipc::wait(Timeouts::NEVER);
+            let _ = ipc::reply(&Msg::new(0));
+            let slot = match r.as_ref().ok().and_then(|m| m.item(0)) {
+                Some(Item::Map { fpage, .. } | Item::Grant { fpage, .. }) => fpage.0 >> 12,
+                _ => 0,
+            };
+            let c = ipc::call(Gate::at(slot), &Msg::new(3).word(41), Timeouts::NEVER);
+            let w0 = c.as_ref().map_or(0, |m| m.word(0));
+            report(&[status(&r), slot, status(&c), w0]);
+        }
+        RECV_STRING => {
+            let base = STRING.0.get() as u64;
+            for off in (0..STRING_BUF).step_by(4096) {
+                // SAFETY: our own buffer; touching it makes the pager map its pages.
+                unsafe { ((base + off) as *mut u8).write_volatile(0) };
+            }
+            ipc::accept_strings(&[(base, STRING_BUF)]);
+            let r = ipc::wait(Timeouts::NEVER);
+            let _ = ipc::reply(&Msg::new(0));
+            let (len, at) = match r.as_ref().ok().and_then(|m| m.item(0)) {
+                Some(Item::String(d)) => (d.len.min(STRING_BUF), d.addr.wrapping_sub(base)),
+                _ => (0, u64::MAX),
+            };
+            let mut sum = 0u64;
+            for i in 0..len {
+                // SAFETY: within our buffer, written by the kernel before the wait returned.
+                sum += unsafe { ((base + i) as *const u8).read_volatile() } as u64;
+            }
+            report(&[status(&r), len, sum, at]);
         }
         SPIN => loop {
             // SAFETY: the parent shares this word with us.
