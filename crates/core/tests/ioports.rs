@@ -58,3 +58,28 @@ fn without_send_right_no_access() {
     assert_eq!(info[1], CapRights::MAP.0 as u64, "rights limited to MAP");
     assert_eq!(info[2], 8, "an I/O-port capability");
 }
+
+#[test]
+fn ports_and_ranges_that_overflow_are_refused() {
+    let mut w = World::new();
+    let r = w.root;
+    let s = w.slot();
+    w.invoke_ok(r, ROOT_IOPORTS, ioports::NARROW, &[s, 0x3f8, 8]);
+    // A port near the top of u64: port + width wraps around and must not pass the check
+    // (nor reach port `0xffff` through the truncation to u16).
+    for port in [u64::MAX, u64::MAX - 1, u64::MAX - 3, 1 << 32 | 0x3f8] {
+        assert_eq!(w.invoke(r, s, ioports::IN, &[port, 1]), Err(Error::InvalidArgument), "{port:#x}");
+        assert_eq!(w.invoke(r, s, ioports::OUT, &[port, 4, 7]), Err(Error::InvalidArgument));
+        assert_eq!(w.invoke(r, ROOT_IOPORTS, ioports::IN, &[port, 1]), Err(Error::InvalidArgument));
+    }
+    assert!(w.k.hal.ports.is_empty(), "no port was touched");
+    // A narrowing whose count wraps, or does not fit the capability's 16-bit port space.
+    let s2 = w.slot();
+    for (first, count) in [(0x3f8, u64::MAX), (0x3f8, u64::MAX - 0x3f7), (0x3f9, 1 << 32), (0, (1 << 16) + 1)]
+    {
+        let r2 = w.invoke(r, s, ioports::NARROW, &[s2, first, count]);
+        assert_eq!(r2, Err(Error::InvalidArgument), "{first:#x} {count:#x}");
+        let r3 = w.invoke(r, ROOT_IOPORTS, ioports::NARROW, &[s2, first, count]);
+        assert_eq!(r3, Err(Error::InvalidArgument), "{first:#x} {count:#x}");
+    }
+}

@@ -58,8 +58,10 @@ impl<H: Hal> Kernel<H> {
         method: u64,
         a: &Args,
     ) -> Result<Reply, Error> {
+        // In u64 and without wrapping: a port or count from user space may be anything.
+        let end = first as u64 + count as u64;
         let inside =
-            |port: u64, width: u64| port >= first as u64 && port + width <= first as u64 + count as u64;
+            |port: u64, n: u64| port >= first as u64 && port.checked_add(n).is_some_and(|e| e <= end);
         match method {
             ioports::IN | ioports::OUT => {
                 need(&cap, CapRights::SEND)?;
