@@ -234,3 +234,25 @@ fn a_bad_reply_is_the_pagers_error_and_stops_the_thread() {
         assert_eq!(w.state(a.h), State::Inactive, "{e:?}");
     }
 }
+
+#[test]
+fn an_access_after_unmap_faults_and_the_pager_maps_the_page_again() {
+    let Scene { mut w, a, p, task, .. } = scene();
+    let th = w.task_h(task);
+    // a's page, mapped by root (a sleeps meanwhile), used, then revoked.
+    w.recv(a.h, 0, NEVER);
+    assert_eq!(w.cur(), Some(w.root));
+    w.give_page(ram(0x6000), task, V, MemRights::RW);
+    assert_eq!(w.access(th, V + 8, true), Ok(pecan_hal::PhysAddr(ram(0x6008))));
+    let fp = Fpage::memory(World::window(ram(0x6000)), 12, MemRights::RWX).0;
+    w.invoke_ok(w.root, pecan_abi::caps::ROOT_TASK, pecan_abi::object::task::UNMAP, &[fp, 0]);
+    // The cached translation went with it: the access faults.
+    assert_eq!(w.access(th, V + 8, true), Err(AccessFault::NotMapped));
+    w.invoke_ok(w.root, a.slot, thread::CANCEL, &[]);
+    w.fault(a.h, FaultInfo::Page { addr: V + 8, access: 2 });
+    assert_eq!(w.ok(p.h).words[page_fault::ADDR], V + 8);
+    let [i0, i1] = map_reply(ram(0x6000), V, MemRights::RW);
+    w.sys(p.h, Sys::ReplyWait, 0, tag_items(0, 0, 1), &[i0, i1], NEVER, NEVER);
+    assert_eq!(w.cur(), Some(a.h));
+    assert_eq!(w.access(th, V + 8, true), Ok(pecan_hal::PhysAddr(ram(0x6008))));
+}
