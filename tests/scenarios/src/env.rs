@@ -195,3 +195,17 @@ pub fn fail(what: &str) -> impl Fn(IpcError) -> Fail + '_ {
 pub const fn st(e: Error, phase: Phase) -> u64 {
     Status::error(e, phase).0
 }
+
+/// A raw system call with message words `words` (in registers or the UTCB, as the ABI
+/// says); returns the status word.
+pub fn raw(control: u64, cap: u64, tag: u64, words: &[u64]) -> u64 {
+    let mut r = pecan_user::arch::Regs { r0: control, r1: cap, r2: tag, ..Default::default() };
+    for (i, &w) in words.iter().enumerate() {
+        match r.mr.get_mut(i) {
+            Some(m) => *m = w,
+            None => pecan_user::utcb::set_mr(i, w),
+        }
+    }
+    pecan_user::arch::syscall(&mut r);
+    r.r0
+}

@@ -77,7 +77,22 @@ fn send_timeout_zero(env: &Env<'_>) -> Result<(), Fail> {
 }
 
 fn sleep(env: &Env<'_>) -> Result<(), Fail> {
-    env.sleep_ms(5);
+    // A sleep (closed wait on nil) ends with its timeout, not with a message that arrives
+    // meanwhile; the message stays queued for the next wait.
+    let g = env.gate(env.me(), 0x55);
+    let h = env.helper(100, move || {
+        let _ = ipc::send(g, &Msg::new(3).word(33), Timeouts::NEVER);
+    });
+    let slept = ipc::recv(pecan_user::AnyCap::at(0), Timeouts::new(None, Some(Duration::from_millis(3))));
+    let queued = h.thread.read_regs().map(|r| r[2]);
+    let next = ipc::wait(Timeouts::POLL);
+    let _ = h.thread.any().destroy();
+    let _ = g.any().destroy();
+    let e = slept.map(|_| ()).map_err(|e| (e.error, e.phase));
+    check!(e == Err((Error::Timeout, Phase::Receive)), "sleep ended with {e:?}");
+    check!(queued == Ok(2), "the sender was not queued during the sleep: {queued:?}");
+    let next = next.map_err(fail("the message after the sleep"))?;
+    check!((next.gate_label, next.word(0)) == (0x55, 33), "then got {:?}", (next.gate_label, next.word(0)));
     Ok(())
 }
 

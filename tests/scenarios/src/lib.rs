@@ -8,8 +8,20 @@ extern crate alloc;
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod aarch64;
+mod badcap;
+mod badmsg;
+mod cap;
 mod env;
+mod faults;
 mod ipc;
+mod irq;
+mod mem;
+mod quota;
+mod reply;
+mod strings;
+mod thread;
+mod timeout;
+mod wait;
 #[cfg(all(target_arch = "x86_64", target_os = "none"))]
 mod x86;
 
@@ -37,7 +49,23 @@ macro_rules! check {
 /// Every scenario, in order.
 pub fn all() -> alloc::vec::Vec<Scenario> {
     let mut v = alloc::vec::Vec::new();
-    v.extend_from_slice(ipc::SCENARIOS);
+    for s in [
+        ipc::SCENARIOS,
+        wait::SCENARIOS,
+        reply::SCENARIOS,
+        timeout::SCENARIOS,
+        strings::SCENARIOS,
+        mem::SCENARIOS,
+        cap::SCENARIOS,
+        irq::SCENARIOS,
+        thread::SCENARIOS,
+        quota::SCENARIOS,
+        faults::SCENARIOS,
+        badcap::SCENARIOS,
+        badmsg::SCENARIOS,
+    ] {
+        v.extend_from_slice(s);
+    }
     #[cfg(all(target_arch = "aarch64", target_os = "none"))]
     v.extend_from_slice(aarch64::SCENARIOS);
     #[cfg(all(target_arch = "x86_64", target_os = "none"))]
