@@ -28,8 +28,14 @@ pub use utcb::Utcb;
 /// Number of message registers that travel in machine registers on every architecture.
 ///
 /// Words `0..REG_MRS` of a message are passed in registers (see `docs/abi.md` for which
-/// ones per architecture); words `REG_MRS..` live in the UTCB's message registers.
-pub const REG_MRS: usize = 8;
+/// ones per architecture); words `REG_MRS..` live in the UTCB's message registers. Without
+/// the `reg-transfer` feature (an ablation of seed 003's "short messages via registers")
+/// it is 0 and every word goes through the UTCB.
+pub const REG_MRS: usize = if cfg!(feature = "reg-transfer") { MAX_REG_MRS } else { 0 };
+
+/// Message registers the architectures reserve machine registers for (`REG_MRS` with
+/// `reg-transfer`).
+pub const MAX_REG_MRS: usize = 8;
 
 /// Number of message registers in the UTCB (and the largest message, in words).
 pub const MR_COUNT: usize = 64;

@@ -138,8 +138,11 @@ pub mod machine {
     /// `[code]` (CONTROL): stop the machine; under QEMU, exit with a status derived from
     /// `code` (0 success).
     pub const EXIT: u64 = 1;
-    /// `[]` -> kernel event counters (see `docs/abi.md`).
+    /// `[]` -> kernel event counters (see `docs/abi.md`; zeros unless the kernel was built
+    /// with its `counters` feature).
     pub const COUNTERS: u64 = 2;
+    /// Number of words `COUNTERS` returns.
+    pub const COUNTER_WORDS: usize = 13;
     /// `[]`: reset the kernel event counters.
     pub const RESET_COUNTERS: u64 = 3;
 }

@@ -1,4 +1,19 @@
 //! Kernel event counters: the costly events an instruction count hides.
+//!
+//! Compiled in only with the `counters` feature (tests and `cargo xtask bench`): every
+//! increment goes through [`bump`], which is nothing without it, so the default kernel
+//! pays no instruction for them. Without the feature `Machine::COUNTERS` reads zeros.
+
+/// Whether the counters are compiled in (cargo feature `counters`).
+pub const ON: bool = cfg!(feature = "counters");
+
+/// Adds one to `c` (nothing without the `counters` feature).
+#[inline(always)]
+pub fn bump(c: &mut u64) {
+    if ON {
+        *c += 1;
+    }
+}
 
 /// Counts since boot (or the last reset).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -25,13 +40,19 @@ pub struct Counters {
     pub irqs: u64,
     /// System calls that returned an error.
     pub errors: u64,
-    /// Fast-path IPCs (counted by the arch fast path).
+    /// System calls done entirely by the fast path (`fastpath.rs`).
     pub fastpath: u64,
+    /// Kernel entries the core saw: system calls, timer ticks, device interrupts, user
+    /// faults (an arch's private traps, such as the lazy FP/SIMD switch, are not counted).
+    pub exceptions: u64,
 }
+
+/// Number of words `Machine::COUNTERS` returns.
+pub const WORDS: usize = pecan_abi::object::machine::COUNTER_WORDS;
 
 impl Counters {
     /// The counters as words, in the order `docs/abi.md` lists them.
-    pub fn words(&self) -> [u64; 12] {
+    pub fn words(&self) -> [u64; WORDS] {
         [
             self.syscalls,
             self.messages,
@@ -45,6 +66,7 @@ impl Counters {
             self.irqs,
             self.errors,
             self.fastpath,
+            self.exceptions,
         ]
     }
 }

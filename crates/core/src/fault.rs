@@ -18,7 +18,8 @@ impl<H: Hal> Kernel<H> {
     /// The running thread faulted in user mode.
     pub fn user_fault(&mut self, info: FaultInfo) {
         let Some(cur) = self.sched.current else { return };
-        self.counters.faults += 1;
+        crate::counters::bump(&mut self.counters.exceptions);
+        crate::counters::bump(&mut self.counters.faults);
         let Some(t) = self.threads.get(cur) else { return };
         let (task, ip, sp, pager, exc) = (t.task, t.ctx.ip(), t.ctx.sp(), t.pager, t.exc_handler);
         let (kmsg, handler) = match info {

@@ -13,6 +13,7 @@ use crate::thread::{Filter, State};
 impl<H: Hal> Kernel<H> {
     /// A hardware interrupt on `line`.
     pub fn interrupt(&mut self, line: u32) {
+        crate::counters::bump(&mut self.counters.exceptions);
         self.hal.irq().mask(line);
         if let Some(Some(i)) = self.hw_irqs.get(line as usize).copied() {
             self.fire_irq(i);
@@ -43,7 +44,7 @@ impl<H: Hal> Kernel<H> {
             if let Some(q) = self.irqs.get_mut(i) {
                 q.unacked = true;
             }
-            self.counters.irqs += 1;
+            crate::counters::bump(&mut self.counters.irqs);
             self.set_result(t, Status::OK, label, MsgTag::new(proto::IRQ, 0, 0).0);
             self.wake(t);
         } else {

@@ -115,7 +115,8 @@ impl<H: Hal> Kernel<H> {
     /// A kernel with empty tables, owning the kernel frames of `frames`.
     pub fn new(mut hal: H, config: Config, frames: FreeList) -> Option<Self> {
         let tick_hz = hal.timer().tick_hz().max(1);
-        let asids = AsidAllocator::new(hal.mmu().asid_count());
+        // Without the `asid` feature address spaces run untagged: every switch flushes.
+        let asids = AsidAllocator::new(if cfg!(feature = "asid") { hal.mmu().asid_count() } else { 0 });
         let mut factories = Table::with_capacity(config.max_factories)?;
         let root_factory =
             factories.insert(Factory { limit: config.root_quota, used: 0, parent: None }).ok()?;
@@ -199,7 +200,7 @@ impl<H: Hal> Kernel<H> {
 
     /// Sets an error result on thread `h`.
     pub fn set_error(&mut self, h: Handle, e: Error, phase: Phase) {
-        self.counters.errors += 1;
+        crate::counters::bump(&mut self.counters.errors);
         self.set_result(h, Status::error(e, phase), 0, 0);
     }
 
@@ -264,18 +265,22 @@ impl<H: Hal> Kernel<H> {
         p.state = State::Ready;
         p.block_epoch += 1;
         let prio = p.prio;
-        self.counters.handoffs += 1;
+        crate::counters::bump(&mut self.counters.handoffs);
         if cfg!(feature = "direct-switch") && self.sched.highest().is_none_or(|h| prio >= h) {
             if !crate::sched::LAZY {
                 self.sched.enqueue(&mut self.threads, partner);
             }
             self.sched.current = Some(partner);
             self.sched.need_resched = false;
-            self.counters.direct_switches += 1;
+            crate::counters::bump(&mut self.counters.direct_switches);
             return;
         }
-        // Without a direct switch: the partner goes first among its priority and the
-        // dispatcher chooses (it picks the partner whenever a direct switch would have).
+        self.handoff_dispatched(partner);
+    }
+
+    /// The handoff without a direct switch: the partner goes first among its priority and
+    /// the dispatcher chooses (it picks the partner whenever a direct switch would have).
+    pub(crate) fn handoff_dispatched(&mut self, partner: Handle) {
         self.sched.enqueue_front(&mut self.threads, partner);
         let slice = self.sched.slice_left;
         self.sched.current = self.sched.pick(&mut self.threads);
@@ -309,7 +314,7 @@ impl<H: Hal> Kernel<H> {
             }
             // Preempted: it resumes first among its priority.
             self.sched.enqueue_front(&mut self.threads, c);
-            self.counters.preemptions += 1;
+            crate::counters::bump(&mut self.counters.preemptions);
         }
         self.sched.need_resched = false;
         self.sched.current = self.sched.pick(&mut self.threads);
@@ -348,13 +353,13 @@ impl<H: Hal> Kernel<H> {
         let root = t.root;
         if act.flush_all {
             self.hal.mmu().flush_all();
-            self.counters.tlb_flushes += 1;
+            crate::counters::bump(&mut self.counters.tlb_flushes);
         }
         self.hal.mmu().activate(root, act.asid, act.flush_asid);
-        self.counters.as_switches += 1;
+        crate::counters::bump(&mut self.counters.as_switches);
         if !self.asids.tagged() || act.flush_asid {
             // Untagged: loading the root drops every non-global translation.
-            self.counters.tlb_flushes += 1;
+            crate::counters::bump(&mut self.counters.tlb_flushes);
         }
         self.active_task = Some(task);
     }
@@ -366,14 +371,22 @@ impl<H: Hal> Kernel<H> {
         self.wheel.now + ticks.max(1)
     }
 
-    /// Threads in `h`'s wait lists, for deletion (send queue, then blocked-on-me).
+    /// Threads blocked on `h`, for its deletion: its send queue, then (by a scan of the
+    /// thread table, in table order) the threads waiting for its reply or closed-waiting
+    /// for a message from it. No list links those to `h`: a call would pay for the
+    /// insertion, and deletion is rare.
     pub fn waiters(&self, h: Handle) -> (Vec<Handle>, Vec<Handle>) {
-        match self.threads.get(h) {
-            Some(t) => (
-                t.send_queue.collect(&self.threads, Which::Wait),
-                t.blocked_on_me.collect(&self.threads, Which::Wait),
-            ),
-            None => (Vec::new(), Vec::new()),
-        }
+        let Some(t) = self.threads.get(h) else { return (Vec::new(), Vec::new()) };
+        let others = self
+            .threads
+            .iter()
+            .filter(|(_, w)| match w.state {
+                State::WaitReply { callee, .. } => callee == h,
+                State::Receiving(crate::thread::Filter::Thread(x)) => x == h,
+                _ => false,
+            })
+            .map(|(w, _)| w)
+            .collect();
+        (t.send_queue.collect(&self.threads, Which::Wait), others)
     }
 }

@@ -4,7 +4,8 @@
 //! IPC with typed items, the dispatcher with lazy ready queues and direct process switch,
 //! the timeout wheel, and the mapping database for memory and capabilities — written
 //! against the `pecan_hal::Hal` traits, in plain safe Rust, tested on the host with
-//! `pecan-sim`. The arch calls the entry points on [`Kernel`]: [`Kernel::syscall`],
+//! `pecan-sim`. The arch calls the entry points on [`Kernel`]: [`Kernel::syscall`] (which
+//! tries the IPC fast path, [`Kernel::fastpath`], first),
 //! [`Kernel::tick`], [`Kernel::interrupt`], [`Kernel::user_fault`], then
 //! [`Kernel::prepare_return`] before restoring [`Kernel::current_context`].
 #![no_std]
@@ -14,6 +15,7 @@ extern crate alloc;
 pub mod boot;
 pub mod counters;
 pub mod delete;
+pub mod fastpath;
 pub mod fault;
 pub mod invoke;
 pub mod ipc;

@@ -1,8 +1,8 @@
 //! Intrusive doubly-linked lists of objects, threaded through links inside the objects.
 //!
 //! A thread has one set of links per kind of list it can be in ([`Which`]): a wait list
-//! (a receiver's send queue or a thread's "blocked on me" list), a ready list, a
-//! timeout-wheel bucket; an IRQ object has links for its thread's pending-IRQ list.
+//! (a receiver's send queue), a ready list, a timeout-wheel bucket; an IRQ object has
+//! links for its thread's pending-IRQ list.
 //! Insertion and removal are O(1) and allocate nothing.
 
 use crate::obj::table::{Handle, Table};
@@ -33,7 +33,7 @@ impl Links {
 /// Which set of links a list uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Which {
-    /// Send queues and "blocked on me" lists.
+    /// Send queues.
     Wait,
     /// Ready queues.
     Ready,

@@ -30,7 +30,8 @@ pub enum Source {
     Kernel,
 }
 
-/// A thread's state. Exactly one; a blocked thread is in at most one wait list.
+/// A thread's state. Exactly one; only a sending thread is in a wait list (its receiver's
+/// send queue).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
     /// Not runnable: never started, suspended, or stopped after an unhandled fault.
@@ -50,8 +51,9 @@ pub enum State {
     },
     /// Blocked in a receive phase (open or closed wait, or sleep).
     Receiving(Filter),
-    /// Blocked waiting for the reply of `callee` (the receive phase of a call), in the
-    /// callee's `blocked_on_me` list.
+    /// Blocked waiting for the reply of `callee` (the receive phase of a call). In no list:
+    /// the callee's reply capability names it, and deleting the callee finds it by a scan
+    /// of the thread table (deletion is rare; a call is not).
     WaitReply {
         /// The thread that received the call.
         callee: Handle,
@@ -77,14 +79,45 @@ pub struct KernelMsg {
     pub words: [u64; 5],
 }
 
+/// Resource bits of a thread (seed 001, "TCB Resources"): state an architecture must
+/// handle on the general path. The fast path tests the whole word at once; no bit is
+/// defined yet (the lazy FP/SIMD switch needs none: a fast-path switch only sets the trap
+/// for the new thread, like every return to user mode).
+pub mod resources {
+    /// No resource: the fast path may run.
+    pub const NONE: u32 = 0;
+}
+
 /// The thread control block.
+///
+/// `#[repr(C)]`, with the fields the IPC fast path (`fastpath.rs`) reads or writes first:
+/// `state`, `task`, `reply_to`, `call_count`, `prio`, `resources`, `block_epoch`, the
+/// lengths of `send_queue` and `pending_irqs`, then `ctx`, whose first words are the
+/// system-call and message registers on both architectures. So a call touches the first
+/// three cache lines of each TCB (64-byte lines; the table slot's generation sits just
+/// before the TCB), and nothing of the colder fields after `ctx`.
+#[repr(C)]
 pub struct Tcb<C> {
     /// IPC and scheduling state.
     pub state: State,
-    /// Scheduling priority, 0 (lowest) to 255.
-    pub prio: u8,
     /// The task (address space and capability space) the thread runs in.
     pub task: Handle,
+    /// The implicit reply capability: the caller and its call number.
+    pub reply_to: Option<(Handle, u32)>,
+    /// Number of calls this thread made (names one call for the reply capability).
+    pub call_count: u32,
+    /// Scheduling priority, 0 (lowest) to 255.
+    pub prio: u8,
+    /// Resource bits ([`resources`]): non-zero sends every system call of the thread to
+    /// the general path.
+    pub resources: u32,
+    /// Advanced whenever the thread blocks or wakes: a wheel entry is live only while it
+    /// matches `timeout_epoch`.
+    pub block_epoch: u64,
+    /// Threads blocked sending to this thread, in arrival order.
+    pub send_queue: List,
+    /// IRQ objects attached to this thread that fired and wait to be delivered.
+    pub pending_irqs: List,
     /// Saved user registers.
     pub ctx: C,
     /// The frame holding the UTCB.
@@ -93,17 +126,7 @@ pub struct Tcb<C> {
     pub utcb_va: u64,
     /// Time-slice length in ticks.
     pub timeslice: u32,
-    /// Threads blocked sending to this thread, in arrival order.
-    pub send_queue: List,
-    /// Threads waiting for this thread's reply or closed-waiting for a message from it.
-    pub blocked_on_me: List,
-    /// The implicit reply capability: the caller and its call number.
-    pub reply_to: Option<(Handle, u32)>,
-    /// Number of calls this thread made (names one call for the reply capability).
-    pub call_count: u32,
-    /// IRQ objects attached to this thread that fired and wait to be delivered.
-    pub pending_irqs: List,
-    /// Links in a wait list.
+    /// Links in a send queue.
     pub wait_links: Links,
     /// Links in a ready list.
     pub ready_links: Links,
@@ -111,9 +134,6 @@ pub struct Tcb<C> {
     pub timer_links: Links,
     /// The tick at which the current timeout expires.
     pub timeout_at: u64,
-    /// Advanced whenever the thread blocks or wakes: a wheel entry is live only while it
-    /// matches `timeout_epoch`.
-    pub block_epoch: u64,
     /// The block epoch the armed timeout belongs to.
     pub timeout_epoch: u64,
     /// Capability selector (in the thread's task) of the page-fault handler.
@@ -131,22 +151,22 @@ impl<C> Tcb<C> {
     pub fn new(task: Handle, ctx: C, utcb_frame: PhysAddr, utcb_va: u64, charged_to: Handle) -> Self {
         Tcb {
             state: State::Inactive,
-            prio: crate::sched::DEFAULT_PRIO,
             task,
+            reply_to: None,
+            call_count: 0,
+            prio: crate::sched::DEFAULT_PRIO,
+            resources: resources::NONE,
+            block_epoch: 0,
+            send_queue: List::new(),
+            pending_irqs: List::new(),
             ctx,
             utcb_frame,
             utcb_va,
             timeslice: crate::sched::DEFAULT_TIMESLICE,
-            send_queue: List::new(),
-            blocked_on_me: List::new(),
-            reply_to: None,
-            call_count: 0,
-            pending_irqs: List::new(),
             wait_links: Links::default(),
             ready_links: Links::default(),
             timer_links: Links::default(),
             timeout_at: 0,
-            block_epoch: 0,
             timeout_epoch: u64::MAX,
             pager: 0,
             exc_handler: 0,

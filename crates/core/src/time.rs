@@ -8,6 +8,7 @@ use crate::thread::State;
 impl<H: Hal> Kernel<H> {
     /// One timer tick.
     pub fn tick(&mut self) {
+        crate::counters::bump(&mut self.counters.exceptions);
         let now = self.wheel.now + 1;
         let mut due = alloc::vec::Vec::new();
         self.wheel.advance(&mut self.threads, now, |_, h| due.push(h));

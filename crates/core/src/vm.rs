@@ -81,7 +81,7 @@ impl<H: Hal> Kernel<H> {
             let asid = live.unwrap_or_default();
             if n > FLUSH_ASID_THRESHOLD {
                 self.hal.mmu().flush_asid(asid);
-                self.counters.tlb_flushes += 1;
+                crate::counters::bump(&mut self.counters.tlb_flushes);
             } else {
                 for (t, va) in f.pages.iter().filter(|(t, _)| *t == task) {
                     let _ = t;
@@ -178,7 +178,7 @@ impl<H: Hal> Kernel<H> {
         if let Some(t) = self.tasks.get_mut(task) {
             t.pt_frames += used;
         }
-        self.counters.pte_writes += 1;
+        crate::counters::bump(&mut self.counters.pte_writes);
         match r {
             Ok(()) => Ok(()),
             Err(MapError::NoMemory) => Err(Error::OutOfMemory),
@@ -206,7 +206,7 @@ impl<H: Hal> Kernel<H> {
         let Some(root) = self.tasks.get(task).map(|t| t.root) else { return };
         let pt = PageTable::<H::Pte>::new(root);
         if pt.unmap(self.hal.mem(), VirtAddr(va)).is_some() {
-            self.counters.pte_writes += 1;
+            crate::counters::bump(&mut self.counters.pte_writes);
             flush.page(task, va);
         }
     }

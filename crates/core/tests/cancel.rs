@@ -115,8 +115,10 @@ fn check_released(sc: &Scene, b: Blocked) {
     let (s, v, o) = (sc.s.h, sc.v.h, sc.o.h);
     let k = &sc.w.k;
     assert!(k.threads.get(s).unwrap().send_queue.is_empty(), "{b:?}: not queued at the server");
-    assert!(k.threads.get(s).unwrap().blocked_on_me.is_empty(), "{b:?}: not waiting for a reply");
-    assert!(k.threads.get(o).unwrap().blocked_on_me.is_empty(), "{b:?}: not closed-waiting");
+    let (_, waiting_for_s) = k.waiters(s);
+    assert!(waiting_for_s.is_empty(), "{b:?}: not waiting for a reply");
+    let (_, waiting_for_o) = k.waiters(o);
+    assert!(waiting_for_o.is_empty(), "{b:?}: not closed-waiting");
     assert!(!k.threads.get(v).unwrap().wait_links.is_linked());
 }
 

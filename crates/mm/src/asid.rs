@@ -3,8 +3,12 @@
 //! Each address space remembers the ASID it was given and the generation it was given in.
 //! Activating an address space whose generation is current reuses its ASID with no TLB
 //! maintenance. Otherwise it gets the next free ASID; when they run out, the generation
-//! advances, every ASID becomes free again and the whole TLB must be flushed once. With
-//! no tagging (`count <= 1`) every address space uses ASID 0 and every switch flushes.
+//! advances, every ASID becomes free again and the whole TLB must be flushed once. An ASID
+//! handed out in the first generation was never used before, so it needs no flush; in a
+//! later one it is flushed when handed out (it may hold translations its previous owner
+//! left, or that the walker fetched for it while that owner was still loaded after the
+//! rollover's flush). With no tagging (`count <= 1`) every address space uses ASID 0 and
+//! every switch flushes.
 
 use pecan_hal::Asid;
 
@@ -20,7 +24,8 @@ pub struct AsidTag {
 pub struct Activation {
     /// The ASID to run with.
     pub asid: Asid,
-    /// The ASID was recycled: drop its stale translations (`flush_asid`).
+    /// The ASID was recycled (or the hardware is untagged): drop its stale translations
+    /// (`flush_asid`, or the flush the `Mmu::activate` of an untagged switch does).
     pub flush_asid: bool,
     /// The generation rolled over: drop every non-global translation (`flush_all`).
     pub flush_all: bool,
@@ -54,7 +59,8 @@ impl AsidAllocator {
     /// Chooses the ASID for an address space about to run, updating its `tag`.
     pub fn activate(&mut self, tag: &mut AsidTag) -> Activation {
         if !self.tagged() {
-            return Activation { asid: Asid(0), flush_asid: false, flush_all: false };
+            // Untagged: the previous address space's translations must go on every switch.
+            return Activation { asid: Asid(0), flush_asid: true, flush_all: false };
         }
         if tag.generation == self.generation && tag.asid != 0 {
             return Activation { asid: Asid(tag.asid), flush_asid: false, flush_all: false };
@@ -69,8 +75,9 @@ impl AsidAllocator {
         tag.generation = self.generation;
         self.next += 1;
         // A freshly allocated ASID may still have entries from the address space that held
-        // it in an earlier generation; without a full flush, drop them.
-        Activation { asid: Asid(tag.asid), flush_asid: !flush_all, flush_all }
+        // it in an earlier generation; without a full flush, drop them. The first
+        // generation hands out ASIDs nobody used yet: nothing to drop.
+        Activation { asid: Asid(tag.asid), flush_asid: !flush_all && self.generation > 1, flush_all }
     }
 
     /// The ASID an address space currently holds, if its tag is still valid (to target
@@ -88,9 +95,12 @@ mod tests {
     fn untagged_always_zero() {
         let mut a = AsidAllocator::new(0);
         let mut t = AsidTag::default();
-        let act = a.activate(&mut t);
-        assert_eq!(act.asid, Asid(0));
-        assert!(!act.flush_all && !act.flush_asid);
+        for _ in 0..3 {
+            let act = a.activate(&mut t);
+            assert_eq!(act.asid, Asid(0));
+            assert!(!act.flush_all);
+            assert!(act.flush_asid, "an untagged switch always drops the old translations");
+        }
         assert_eq!(a.current(&t), None);
     }
 
@@ -100,12 +110,35 @@ mod tests {
         let mut t = AsidTag::default();
         let first = a.activate(&mut t);
         assert_eq!(first.asid, Asid(1));
-        assert!(first.flush_asid);
+        assert!(!first.flush_asid, "a first-generation ASID was never used: no flush");
         for _ in 0..10 {
             let again = a.activate(&mut t);
             assert_eq!(again, Activation { asid: Asid(1), flush_asid: false, flush_all: false });
         }
         assert_eq!(a.current(&t), Some(Asid(1)));
+    }
+
+    #[test]
+    fn first_generation_never_flushes_later_ones_do() {
+        let n = 8;
+        let mut a = AsidAllocator::new(n);
+        let mut tags = [AsidTag::default(); 10];
+        // Generation 1: ASIDs 1..8, all fresh.
+        for t in tags.iter_mut().take(n - 1) {
+            let act = a.activate(t);
+            assert_eq!((act.flush_asid, act.flush_all), (false, false), "{act:?}");
+        }
+        assert_eq!(a.generation(), 1);
+        // The rollover flushes everything once; the ASIDs handed out after it in the same
+        // generation are each flushed (their previous owners may have left entries).
+        let act = a.activate(&mut tags[n - 1]);
+        assert_eq!((act.flush_asid, act.flush_all), (false, true));
+        assert_eq!(a.generation(), 2);
+        let act = a.activate(&mut tags[n]);
+        assert_eq!((act.flush_asid, act.flush_all), (true, false));
+        // Reactivating a current tag never flushes.
+        let act = a.activate(&mut tags[n]);
+        assert_eq!((act.flush_asid, act.flush_all), (false, false));
     }
 
     #[test]
@@ -119,9 +152,9 @@ mod tests {
                 let act = a.activate(&mut tags[i]);
                 rollovers += act.flush_all as usize;
                 // No two address spaces of the current generation hold the same ASID.
-                for j in 0..tags.len() {
-                    if j != i && a.current(&tags[j]).is_some() {
-                        assert_ne!(a.current(&tags[j]), Some(act.asid), "round {round}");
+                for (j, t) in tags.iter().enumerate() {
+                    if j != i && a.current(t).is_some() {
+                        assert_ne!(a.current(t), Some(act.asid), "round {round}");
                     }
                 }
                 assert!((1..n as u16).contains(&act.asid.0));

@@ -231,9 +231,9 @@ impl Machine {
     }
 
     /// The kernel's event counters (see `docs/abi.md`).
-    pub fn counters(self) -> Result<[u64; 12], IpcError> {
+    pub fn counters(self) -> Result<[u64; machine::COUNTER_WORDS], IpcError> {
         let r = invoke(self.0, machine::COUNTERS, &[])?;
-        let mut out = [0; 12];
+        let mut out = [0; machine::COUNTER_WORDS];
         for (i, o) in out.iter_mut().enumerate() {
             *o = r.get(i);
         }

@@ -28,6 +28,10 @@ pub struct Ablation {
     pub what: String,
 }
 
+/// The kernel feature that compiles the event counters in (every bench build has it; the
+/// default kernel does not).
+const COUNTERS: &str = "counters";
+
 /// Metrics every result must have.
 const REQUIRED: &[&str] = &[
     "null_syscall_roundtrip",
@@ -132,7 +136,7 @@ pub fn run(arches: &[Arch], quick: bool) -> Result<i32> {
     let mut failed = false;
     for &arch in arches {
         println!("== bench {arch}: all optimizations on{}", if quick { " (quick)" } else { "" });
-        let mut metrics = match run_once(arch, "", false, quick, "default") {
+        let mut metrics = match run_once(arch, COUNTERS, false, quick, "default") {
             Ok(m) => m,
             Err(e) => {
                 eprintln!("xtask: {e:#}");
@@ -142,7 +146,8 @@ pub fn run(arches: &[Arch], quick: bool) -> Result<i32> {
         };
         if !quick {
             for a in &abl {
-                let keep: Vec<&str> = all.iter().filter(|f| **f != a.feature).map(String::as_str).collect();
+                let keep: Vec<&str> =
+                    all.iter().filter(|f| **f != a.feature).map(String::as_str).chain([COUNTERS]).collect();
                 println!("== bench {arch}: without {} ({})", a.name, a.what);
                 match run_once(arch, &keep.join(","), true, false, &format!("no_{}", a.name)) {
                     Ok(m) => {

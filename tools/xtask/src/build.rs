@@ -1,4 +1,8 @@
-//! Cargo invocations that build kernels (and, later, user programs) for bare-metal targets.
+//! Cargo invocations that build kernels and user programs for bare-metal targets.
+//!
+//! The message-register ABI is a build option (`reg-transfer`, a feature of `pecan-abi`):
+//! the kernel and the user programs packed into its boot archive are always built with
+//! the same setting, derived from the kernel's feature list.
 
 use anyhow::{Context, Result, bail};
 use std::path::PathBuf;
@@ -11,18 +15,28 @@ use crate::{BootOpts, root};
 pub const PROGRAMS: &[&str] =
     &["init", "names", "pingpong", "stream", "uart", "pagerd", "pagedemo", "worker", "benchsrv"];
 
-/// Builds the user programs for `arch`; returns `(name, path)` for each.
-pub fn programs(arch: Arch) -> Result<Vec<(String, PathBuf)>> {
+/// Whether a kernel built with `features` (and the default features unless `no_default`)
+/// passes message words in registers (the `reg-transfer` feature, on by default).
+pub fn reg_transfer(features: &str, no_default: bool) -> bool {
+    !no_default || features.split(',').any(|f| f.trim() == "reg-transfer")
+}
+
+/// Builds the user programs for `arch` (with message words in registers if
+/// `reg_transfer`); returns `(name, path)` for each.
+pub fn programs(arch: Arch, reg_transfer: bool) -> Result<Vec<(String, PathBuf)>> {
     let root = root();
     let target_dir = root.join("target").join(format!("user-{}", arch.name()));
-    let st = Command::new(env!("CARGO"))
-        .current_dir(&root)
+    let mut c = Command::new(env!("CARGO"));
+    c.current_dir(&root)
         .args(["build", "--release", "--package", "pecan-programs", "--target", arch.user_target()])
         .arg("--target-dir")
         .arg(&target_dir)
-        .env("CARGO_ENCODED_RUSTFLAGS", ["-Crelocation-model=static", "-Cstrip=debuginfo"].join("\x1f"))
-        .status()
-        .context("running cargo build for the user programs")?;
+        .env("CARGO_ENCODED_RUSTFLAGS", ["-Crelocation-model=static", "-Cstrip=debuginfo"].join("\x1f"));
+    if !reg_transfer {
+        // pecan-programs' only default feature is `reg-transfer`.
+        c.arg("--no-default-features");
+    }
+    let st = c.status().context("running cargo build for the user programs")?;
     if !st.success() {
         bail!("user program build for {arch} failed");
     }
@@ -37,8 +51,8 @@ pub fn programs(arch: Arch) -> Result<Vec<(String, PathBuf)>> {
 }
 
 /// Builds the user programs and packs them into the boot archive; returns its path.
-pub fn bootfs(arch: Arch) -> Result<PathBuf> {
-    let progs = programs(arch)?;
+pub fn bootfs(arch: Arch, reg_transfer: bool) -> Result<PathBuf> {
+    let progs = programs(arch, reg_transfer)?;
     let mut files = Vec::new();
     for (name, path) in &progs {
         files.push((
@@ -60,7 +74,7 @@ pub fn bootfs(arch: Arch) -> Result<PathBuf> {
 
 /// Builds the kernel for `arch` with the given features; returns the ELF's path.
 pub fn kernel(arch: Arch, features: &str, no_default: bool) -> Result<PathBuf> {
-    let bootfs = bootfs(arch)?;
+    let bootfs = bootfs(arch, reg_transfer(features, no_default))?;
     let root = root();
     let target_dir = root.join("target").join(format!("kernel-{}", arch.name()));
     let mut c = Command::new(env!("CARGO"));
@@ -103,4 +117,18 @@ pub fn boot_image(opts: &BootOpts) -> Result<BootImage> {
     let elf = kernel(opts.arch, &opts.features, opts.no_default_features)?;
     let out = root().join("build").join(opts.arch.name());
     arch::make_image(opts.arch, &elf, opts, &out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reg_transfer;
+
+    #[test]
+    fn the_programs_follow_the_kernels_abi() {
+        assert!(reg_transfer("", false));
+        assert!(reg_transfer("counters", false));
+        assert!(!reg_transfer("", true));
+        assert!(!reg_transfer("lazy-queues,direct-switch,fastpath,asid", true));
+        assert!(reg_transfer("lazy-queues, reg-transfer", true));
+    }
 }

@@ -16,10 +16,10 @@ use crate::kernel::Kernel;
 use crate::obj::{Cap, Handle, ObjRef};
 use crate::thread::Source;
 
-/// Up to 12 result words.
+/// Up to 16 result words.
 #[derive(Default)]
 pub(crate) struct Reply {
-    words: [u64; 12],
+    words: [u64; 16],
     n: usize,
 }
 
@@ -31,7 +31,7 @@ impl Reply {
 
     /// These results.
     pub fn of(w: &[u64]) -> Self {
-        let n = w.len().min(12);
+        let n = w.len().min(16);
         let mut r = Reply { n, ..Reply::default() };
         r.words[..n].copy_from_slice(&w[..n]);
         r

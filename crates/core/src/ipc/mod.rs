@@ -25,9 +25,19 @@ enum Block {
 
 impl<H: Hal> Kernel<H> {
     /// A system call from the running thread; its arguments are in its saved registers.
+    /// Tries the fast path first (`fastpath.rs`), then the general path.
+    #[inline]
     pub fn syscall(&mut self) {
+        if !self.fastpath() {
+            self.syscall_general();
+        }
+    }
+
+    /// A system call on the general path (every operation, every case).
+    pub fn syscall_general(&mut self) {
         let Some(cur) = self.sched.current else { return };
-        self.counters.syscalls += 1;
+        crate::counters::bump(&mut self.counters.exceptions);
+        crate::counters::bump(&mut self.counters.syscalls);
         let control = Control(self.threads.get(cur).map_or(0, |t| t.ctx.sys_control()));
         match control.sys() {
             Err(e) => self.set_error(cur, e, Phase::Send),
@@ -154,13 +164,8 @@ impl<H: Hal> Kernel<H> {
 
     /// Moves the message from `s` to the waiting receiver `r` and completes both sides.
     fn deliver(&mut self, s: Handle, r: Handle, gate: Handle, call: bool, source: Source) {
-        // r stops waiting: it is no longer in anyone's list (a closed wait on a thread
-        // linked it into that thread's blocked-on-me list).
-        if let Some(State::Receiving(Filter::Thread(t))) = self.threads.get(r).map(|t| t.state) {
-            self.unlink_blocked_on(t, r);
-        }
         let label = self.gates.get(gate).map_or(0, |g| g.label);
-        self.counters.messages += 1;
+        crate::counters::bump(&mut self.counters.messages);
         match self.transfer(s, r, source, Dest::Receiver) {
             Ok(tag) => {
                 self.set_result(r, Status::OK, label, tag.0);
@@ -203,7 +208,7 @@ impl<H: Hal> Kernel<H> {
             rt.reply_to = Some((s, n));
         }
         match self.block_with_timeout(s, State::WaitReply { callee: r, source }, recv_to) {
-            Block::Blocked => self.link_blocked_on(r, s),
+            Block::Blocked => {}
             Block::WouldBlock => {
                 // A call with receive timeout 0: the reply cannot be there yet.
                 if let Some(rt) = self.threads.get_mut(r) {
@@ -215,26 +220,6 @@ impl<H: Hal> Kernel<H> {
                 }
                 self.wake(s);
             }
-        }
-    }
-
-    /// Links `w` into `t`'s blocked-on-me list.
-    pub(crate) fn link_blocked_on(&mut self, t: Handle, w: Handle) {
-        let Some(tt) = self.threads.get_mut(t) else { return };
-        let mut l = core::mem::take(&mut tt.blocked_on_me);
-        l.push_back(&mut self.threads, w, Which::Wait);
-        if let Some(tt) = self.threads.get_mut(t) {
-            tt.blocked_on_me = l;
-        }
-    }
-
-    /// Unlinks `w` from `t`'s blocked-on-me list.
-    pub(crate) fn unlink_blocked_on(&mut self, t: Handle, w: Handle) {
-        let Some(tt) = self.threads.get_mut(t) else { return };
-        let mut l = core::mem::take(&mut tt.blocked_on_me);
-        l.remove(&mut self.threads, w, Which::Wait);
-        if let Some(tt) = self.threads.get_mut(t) {
-            tt.blocked_on_me = l;
         }
     }
 
@@ -265,8 +250,7 @@ impl<H: Hal> Kernel<H> {
             t.reply_to = None;
         }
         let Some((s, source)) = caller else { return self.set_error(r, Error::NoReplyCap, Phase::Send) };
-        self.unlink_blocked_on(r, s);
-        self.counters.messages += 1;
+        crate::counters::bump(&mut self.counters.messages);
         let dest = match source {
             Source::User => Dest::Receiver,
             Source::Kernel => Dest::FaultReply,
@@ -374,7 +358,7 @@ impl<H: Hal> Kernel<H> {
                 st.block_epoch += 1;
             }
             let label = self.gates.get(gate).map_or(0, |g| g.label);
-            self.counters.messages += 1;
+            crate::counters::bump(&mut self.counters.messages);
             match self.transfer(s, r, source, Dest::Receiver) {
                 Ok(tag) => {
                     self.set_result(r, Status::OK, label, tag.0);
@@ -397,13 +381,8 @@ impl<H: Hal> Kernel<H> {
             }
             return;
         }
-        match self.block_with_timeout(r, State::Receiving(filter), tk) {
-            Block::WouldBlock => self.set_error(r, Error::Timeout, Phase::Receive),
-            Block::Blocked => {
-                if let Filter::Thread(t) = filter {
-                    self.link_blocked_on(t, r);
-                }
-            }
+        if let Block::WouldBlock = self.block_with_timeout(r, State::Receiving(filter), tk) {
+            self.set_error(r, Error::Timeout, Phase::Receive);
         }
     }
 
@@ -415,19 +394,11 @@ impl<H: Hal> Kernel<H> {
                 self.unlink_sender(receiver, h);
                 self.send_failed(h, source, Error::Timeout);
             }
-            State::Receiving(f) => {
-                if let Filter::Thread(t) = f {
-                    self.unlink_blocked_on(t, h);
-                }
-                self.set_error(h, Error::Timeout, Phase::Receive);
-            }
-            State::WaitReply { callee, source } => {
-                self.unlink_blocked_on(callee, h);
-                match source {
-                    Source::User => self.set_error(h, Error::Timeout, Phase::Receive),
-                    Source::Kernel => self.fault_unhandled(h, Error::Timeout),
-                }
-            }
+            State::Receiving(_) => self.set_error(h, Error::Timeout, Phase::Receive),
+            State::WaitReply { source, .. } => match source {
+                Source::User => self.set_error(h, Error::Timeout, Phase::Receive),
+                Source::Kernel => self.fault_unhandled(h, Error::Timeout),
+            },
             State::Ready | State::Inactive => return,
         }
         if self.threads.get(h).is_some_and(|t| t.state.is_blocked()) {
@@ -448,14 +419,8 @@ impl<H: Hal> Kernel<H> {
                 }
                 Phase::Send
             }
-            State::Receiving(f) => {
-                if let Filter::Thread(t) = f {
-                    self.unlink_blocked_on(t, h);
-                }
-                Phase::Receive
-            }
-            State::WaitReply { callee, source } => {
-                self.unlink_blocked_on(callee, h);
+            State::Receiving(_) => Phase::Receive,
+            State::WaitReply { source, .. } => {
                 if source == Source::Kernel {
                     self.fault_unhandled(h, e);
                     return true;
@@ -490,7 +455,7 @@ impl<H: Hal> Kernel<H> {
             }
             None => 0,
         };
-        self.counters.irqs += 1;
+        crate::counters::bump(&mut self.counters.irqs);
         self.set_result(r, Status::OK, label, MsgTag::new(proto::IRQ, 0, 0).0);
         true
     }

@@ -19,10 +19,13 @@ pub struct Handle {
     pub generation: u32,
 }
 
+/// A slot: `#[repr(C)]` so the generation the fast path checks sits just before the
+/// object's first fields (`Tcb` puts its hot fields there).
+#[repr(C)]
 struct Slot<T> {
     generation: u32,
-    value: Option<T>,
     next_free: u32,
+    value: Option<T>,
 }
 
 const NONE: u32 = u32::MAX;
@@ -89,7 +92,7 @@ impl<T> Table<T> {
         }
         let idx = self.slots.len() as u32;
         // A fixed table never reallocates: its capacity was reserved up front.
-        self.slots.push(Slot { generation: 1, value: Some(value), next_free: NONE });
+        self.slots.push(Slot { generation: 1, next_free: NONE, value: Some(value) });
         self.live += 1;
         Ok(Handle { idx, generation: 1 })
     }
@@ -126,6 +129,17 @@ impl<T> Table<T> {
             return None;
         }
         slot.value.as_mut()
+    }
+
+    /// The objects named by `a` and `b`, both mutably, if both are alive and are not the
+    /// same object.
+    #[inline(always)]
+    pub fn pair_mut(&mut self, a: Handle, b: Handle) -> Option<(&mut T, &mut T)> {
+        let [x, y] = self.slots.get_disjoint_mut([a.idx as usize, b.idx as usize]).ok()?;
+        if x.generation != a.generation || y.generation != b.generation {
+            return None;
+        }
+        Some((x.value.as_mut()?, y.value.as_mut()?))
     }
 
     /// Whether `h` names a live object.
@@ -167,6 +181,20 @@ mod tests {
         assert_eq!(t.get(b), Some(&"b"));
         assert_eq!(t.len(), 2);
         assert_eq!(t.get(Handle { idx: 99, generation: 1 }), None);
+    }
+
+    #[test]
+    fn pairs() {
+        let mut t = Table::with_capacity(4).unwrap();
+        let a = t.insert(1).unwrap();
+        let b = t.insert(2).unwrap();
+        let (x, y) = t.pair_mut(a, b).unwrap();
+        core::mem::swap(x, y);
+        assert_eq!((t.get(a), t.get(b)), (Some(&2), Some(&1)));
+        assert!(t.pair_mut(a, a).is_none(), "the same object twice");
+        t.remove(b);
+        assert!(t.pair_mut(a, b).is_none(), "a stale handle");
+        assert!(t.pair_mut(a, Handle { idx: 9, generation: 1 }).is_none(), "out of range");
     }
 
     #[test]

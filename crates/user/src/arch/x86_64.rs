@@ -12,26 +12,47 @@ use core::arch::asm;
 /// Performs a system call.
 #[inline(always)]
 pub fn syscall(r: &mut Regs) {
-    // SAFETY: the kernel preserves every register not named here and touches no user
-    // memory other than the UTCB, which Rust code only reaches through volatile accesses.
-    unsafe {
-        asm!(
-            "syscall",
-            inlateout("rax") r.r0,
-            inlateout("rdi") r.r1,
-            inlateout("rsi") r.r2,
-            inlateout("rdx") r.mr[0],
-            inlateout("r8") r.mr[1],
-            inlateout("r9") r.mr[2],
-            inlateout("r10") r.mr[3],
-            inlateout("r12") r.mr[4],
-            inlateout("r13") r.mr[5],
-            inlateout("r14") r.mr[6],
-            inlateout("r15") r.mr[7],
-            out("rcx") _,
-            out("r11") _,
-            options(nostack),
-        );
+    // `REG_MRS` is 8 with `reg-transfer` (the conversion is resolved at compile time) and 0
+    // without: then the message-register registers are preserved like the others.
+    match <&mut [u64; pecan_abi::MAX_REG_MRS]>::try_from(&mut r.mr[..]) {
+        Ok(mr) => {
+            // SAFETY: the kernel preserves every register not named here and touches no
+            // user memory other than the UTCB, which Rust code only reaches through
+            // volatile accesses.
+            unsafe {
+                asm!(
+                    "syscall",
+                    inlateout("rax") r.r0,
+                    inlateout("rdi") r.r1,
+                    inlateout("rsi") r.r2,
+                    inlateout("rdx") mr[0],
+                    inlateout("r8") mr[1],
+                    inlateout("r9") mr[2],
+                    inlateout("r10") mr[3],
+                    inlateout("r12") mr[4],
+                    inlateout("r13") mr[5],
+                    inlateout("r14") mr[6],
+                    inlateout("r15") mr[7],
+                    out("rcx") _,
+                    out("r11") _,
+                    options(nostack),
+                );
+            }
+        }
+        Err(_) => {
+            // SAFETY: as above, with only rax, rdi and rsi in the protocol.
+            unsafe {
+                asm!(
+                    "syscall",
+                    inlateout("rax") r.r0,
+                    inlateout("rdi") r.r1,
+                    inlateout("rsi") r.r2,
+                    out("rcx") _,
+                    out("r11") _,
+                    options(nostack),
+                );
+            }
+        }
     }
 }
 

@@ -194,7 +194,7 @@ pub fn run(bi: &BootInfo) -> u64 {
     let (srv, gate) = server(bi, 0, 0);
     machine.reset_counters().ok();
     let rt_inter = round_trips(gate, 0, n);
-    let k = machine.counters().unwrap_or([0; 12]);
+    let k = machine.counters().unwrap_or_default();
     print_milli("ipc_roundtrip_intra", rt_intra);
     print_milli("ipc_oneway_intra", rt_intra / 2);
     print_milli("ipc_roundtrip_inter", rt_inter);

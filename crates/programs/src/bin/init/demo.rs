@@ -161,7 +161,7 @@ pub fn run(bi: &BootInfo) -> u64 {
     let ids = [names.id, server.id, client.id, consumer.id, producer.id, pagerd.id, pagedemo.id];
     let root_faults: u64 =
         ids.iter().map(|&id| pager::stats(id).0).sum::<u64>() + uart.map_or(0, |u| pager::stats(u.id).0);
-    let k = pecan_user::Machine::at(std_slots::MACHINE).counters().unwrap_or([0; 12]);
+    let k = pecan_user::Machine::at(std_slots::MACHINE).counters().unwrap_or_default();
     println!(
         "init: demo summary: {calls} ping-pong calls, {bytes} bytes streamed zero-copy, {uart_irqs} UART interrupts in user space, \
          {root_faults} page faults handled by init and {pager_faults} by pagerd ({evictions} evictions)"
