@@ -167,11 +167,18 @@ pub fn spawn(spec: &Spec<'_>) -> Result<Child, SpawnError> {
     Ok(Child { id, task, thread, factory, pager_gate })
 }
 
-/// Destroys a started task and everything it had, and frees its memory.
+/// Destroys a started task and everything it had, and frees its memory. A task that
+/// already destroyed itself (its capability is stale) is no error: what it had is still
+/// cleaned up.
 pub fn destroy(c: &Child) -> Result<(), IpcError> {
-    c.task.any().destroy()?;
-    c.factory.any().destroy()?;
-    c.pager_gate.any().destroy()?;
+    match c.task.any().destroy() {
+        Ok(()) => {}
+        Err(e) if e.error == pecan_abi::Error::StaleCap => {}
+        // Still alive: its memory must stay.
+        Err(e) => return Err(e),
+    }
+    let factory = c.factory.any().destroy();
+    let gate = c.pager_gate.any().destroy();
     pager::unregister(c.id);
-    Ok(())
+    factory.and(gate)
 }
