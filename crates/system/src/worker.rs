@@ -32,9 +32,9 @@ pub const SEND_PAGE: u64 = 11;
 /// untyped words, word 0]`, then answer a call (its reply capability survives the report,
 /// itself a call) with `[word 0 + 1]`.
 pub const RECV: u64 = 12;
-/// Accept one page of memory at `args[1]` (receive window BR0), wait for a message, answer
-/// it, report `[status, where the item landed (0: none), the word there]`; then, released,
-/// report `[the word at args[1]]` again.
+/// Accept memory into a receive window (BR0) at `args[1]` of `2^args[2]` bytes (0: one
+/// page), wait for a message, answer it, report `[status, where the first item landed
+/// (0: none), the word there, its order]`; then, released, report `[the word at args[1]]`.
 pub const RECV_PAGE: u64 = 13;
 /// Accept one capability into slot `args[1]` (receive window BR1), wait for a message,
 /// answer it, then call the gate received with `[41]` and report `[status of the receive,
@@ -44,6 +44,9 @@ pub const RECV_CAP: u64 = 14;
 /// message, answer it, report `[status, string length, sum of its bytes, where it landed
 /// relative to the buffer]`.
 pub const RECV_STRING: u64 = 15;
+
+/// Destroy this thread (`args[1]` = 0) or this task (1) through its own capability.
+pub const DESTROY_SELF: u64 = 16;
 
 /// Bytes of the `RECV_STRING` buffer.
 pub const STRING_BUF: u64 = 8192;

@@ -11,10 +11,12 @@ mod aarch64;
 mod badcap;
 mod badmsg;
 mod cap;
+mod destroy;
 mod env;
 mod faults;
 mod ipc;
 mod irq;
+mod mapping;
 mod mem;
 mod quota;
 mod reply;
@@ -56,9 +58,11 @@ pub fn all() -> alloc::vec::Vec<Scenario> {
         timeout::SCENARIOS,
         strings::SCENARIOS,
         mem::SCENARIOS,
+        mapping::SCENARIOS,
         cap::SCENARIOS,
         irq::SCENARIOS,
         thread::SCENARIOS,
+        destroy::SCENARIOS,
         quota::SCENARIOS,
         faults::SCENARIOS,
         badcap::SCENARIOS,

@@ -1,6 +1,7 @@
 //! Memory: map and grant items, map and unmap by task invocation, recursive unmap across
-//! three tasks, access after unmap faulting to the pager (which resolves it), page-fault
-//! IPC answered by a map item, demand paging, read-only mappings.
+//! three tasks (map and grant), access after unmap faulting to the pager (which resolves
+//! it), page-fault IPC (an answer without a mapping makes the thread fault again, one with
+//! a map item resumes it), demand paging, read-only mappings.
 
 use core::time::Duration;
 use pecan_abi::caps::std_slots;
@@ -20,6 +21,7 @@ pub const SCENARIOS: &[Scenario] = &[
     ("mem-grant-item", grant_item),
     ("mem-map-unmap-refault", map_unmap_refault),
     ("mem-recursive-unmap", recursive_unmap),
+    ("mem-recursive-unmap-grant", recursive_unmap_grant),
     ("mem-page-fault-ipc", page_fault_ipc),
     ("mem-pager-on-demand", pager_on_demand),
     ("mem-read-only-mapping", read_only_mapping),
@@ -120,13 +122,25 @@ fn map_unmap_refault(env: &Env<'_>) -> Result<(), Fail> {
 }
 
 fn recursive_unmap(env: &Env<'_>) -> Result<(), Fail> {
-    // root --(Task MAP)--> A --(IPC map item)--> B; root's unmap revokes both.
+    unmap_chain(env, 0)
+}
+
+fn recursive_unmap_grant(env: &Env<'_>) -> Result<(), Fail> {
+    unmap_chain(env, 1)
+}
+
+/// root --(Task MAP)--> A --(IPC map item, or grant: `grant` = 1)--> B; root's unmap
+/// revokes what A and B have.
+fn unmap_chain(env: &Env<'_>, grant: u64) -> Result<(), Fail> {
     let pa = FRAMES.alloc().ok_or("no frame")?;
     let b = env.worker(&[worker::RECV_PAGE, W_PAGE], &[], 120);
     let gb = env.gate(b.child.thread, 0xb);
     let a_page = W_PAGE + 0x1000;
-    let a =
-        env.worker(&[worker::SEND_PAGE, a_page, 0], &[(gb.sel(), worker::TARGET_SLOT, CapRights::SEND)], 120);
+    let a = env.worker(
+        &[worker::SEND_PAGE, a_page, grant],
+        &[(gb.sel(), worker::TARGET_SLOT, CapRights::SEND)],
+        120,
+    );
     let r = (|| {
         a.child.task.map(window_fpage(pa, 12, MemRights::RW), a_page).map_err(fail("map into A"))?;
         // A's call returns once B has the page; B then reports and stays blocked.
@@ -137,7 +151,8 @@ fn recursive_unmap(env: &Env<'_>) -> Result<(), Fail> {
         let got = (rb.word(0), rb.word(1), rb.word(2));
         check!(got == (0, W_PAGE, FEED), "B got (status, where, word) = {got:#x?}");
         check!(peek(window(pa)) == FEED, "A did not write into root's frame");
-        check!(lookup(a.child.task, a_page)?.0 && lookup(b.child.task, W_PAGE)?.0, "not mapped in A and B");
+        check!(lookup(a.child.task, a_page)?.0 == (grant == 0), "A's mapping after the item");
+        check!(lookup(b.child.task, W_PAGE)?.0, "not mapped in B");
         Task::at(std_slots::TASK).unmap(window_fpage(pa, 12, MemRights::RW), false).map_err(fail("unmap"))?;
         check!(!lookup(a.child.task, a_page)?.0, "A keeps it");
         check!(!lookup(b.child.task, W_PAGE)?.0, "B keeps it");
@@ -183,6 +198,14 @@ fn page_fault_ipc(env: &Env<'_>) -> Result<(), Fail> {
             "fault (label, words, addr, access) = {got:#x?}"
         );
         let map = Item::Map { send_base: at, fpage: window_fpage(pa, 12, MemRights::RW) };
+        // An answer without a mapping: the thread retries and faults again.
+        ipc::reply(&Msg::new(0)).map_err(fail("empty reply"))?;
+        let f = ipc::recv(pg.any(), T).map_err(fail("no second page fault message"))?;
+        check!(
+            (f.label(), f.word(0)) == (proto::PAGE_FAULT, at),
+            "second fault: {:#x?}",
+            (f.label(), f.word(0))
+        );
         ipc::reply(&Msg::new(0).item(map)).map_err(fail("reply"))?;
         let b = ipc::recv(back.any(), T).map_err(fail("the thread did not resume"))?;
         check!(b.word(0) == 0xabcd, "the thread read {:#x}", b.word(0));

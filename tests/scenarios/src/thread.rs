@@ -8,7 +8,7 @@ use pecan_system::rootthread::RootThread;
 use pecan_system::worker;
 use pecan_user::{AnyCap, Gate, Msg, Timeouts, ipc};
 
-use crate::env::{Env, T, fail, st, status};
+use crate::env::{Env, T, code, fail, st, status};
 use crate::{Fail, Scenario, check};
 
 /// This file's scenarios.
@@ -81,6 +81,9 @@ fn deleted_receiver(env: &Env<'_>) -> Result<(), Fail> {
         check!(s == st(Error::PartnerDeleted, Phase::Send), "sender got {s:#x}");
         let s = outcome(back2)?;
         check!(s == st(Error::PartnerDeleted, Phase::Receive), "closed waiter got {s:#x}");
+        // The gate outlives its thread, bound to nobody.
+        let c = code(&ipc::send(g, &Msg::new(1), Timeouts::POLL));
+        check!(c == Some((Error::NotBound, Phase::Send)), "send through the orphaned gate: {c:?}");
         Ok(())
     })();
     for t in [target, sender, waiter] {
@@ -92,15 +95,17 @@ fn deleted_receiver(env: &Env<'_>) -> Result<(), Fail> {
     r
 }
 
-/// Cancellation: CANCEL of a closed wait, SUSPEND (and START) of a sender, deletion of the
-/// gate a sender is queued on.
+/// Cancellation: CANCEL of a closed wait, SUSPEND (and START) of a sender, deletion and
+/// unbinding of the gate a sender is queued on.
 fn cancel(env: &Env<'_>) -> Result<(), Fail> {
     let back = env.gate(env.me(), 0xbac);
     let idle = env.helper(100, || {});
     let g_idle = env.gate(idle.thread, 1);
+    let g_other = env.gate(idle.thread, 2);
     let a = blocked(env, Op::Recv(idle.thread.any()), back);
     let b = blocked(env, Op::Send(g_idle), back);
     let c = blocked(env, Op::Send(g_idle), back);
+    let d = blocked(env, Op::Send(g_other), back);
     let r = (|| {
         env.wait_state(a.thread, 3)?;
         a.thread.cancel().map_err(fail("cancel"))?;
@@ -117,12 +122,16 @@ fn cancel(env: &Env<'_>) -> Result<(), Fail> {
         g_idle.any().destroy().map_err(fail("destroy the gate"))?;
         let s = outcome(back)?;
         check!(s == st(Error::Cancelled, Phase::Send), "send to a deleted gate: {s:#x}");
+        env.wait_state(d.thread, 2)?;
+        g_other.unbind().map_err(fail("unbind"))?;
+        let s = outcome(back)?;
+        check!(s == st(Error::Cancelled, Phase::Send), "send to an unbound gate: {s:#x}");
         Ok(())
     })();
-    for t in [idle, a, b, c] {
+    for t in [idle, a, b, c, d] {
         let _ = t.thread.any().destroy();
     }
-    for x in [g_idle, back] {
+    for x in [g_idle, g_other, back] {
         let _ = x.any().destroy();
     }
     r

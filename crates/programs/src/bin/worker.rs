@@ -110,16 +110,19 @@ fn main(info: u64) -> ! {
             let _ = ipc::reply(&Msg::new(0).word(w(|m| m.word(0)) + 1));
         },
         RECV_PAGE => {
-            ipc::accept_memory(Fpage::memory(a[1], 12, MemRights::RW));
+            let order = if a[2] == 0 { 12 } else { a[2] as u8 };
+            ipc::accept_memory(Fpage::memory(a[1], order, MemRights::RW));
             let r = ipc::wait(Timeouts::NEVER);
             let _ = ipc::reply(&Msg::new(0));
-            let landed = match r.as_ref().ok().and_then(|m| m.item(0)) {
-                Some(Item::Map { fpage, .. } | Item::Grant { fpage, .. }) => fpage.0 & !0xfff,
-                _ => 0,
+            let (landed, got_order) = match r.as_ref().ok().and_then(|m| m.item(0)) {
+                Some(Item::Map { fpage, .. } | Item::Grant { fpage, .. }) => {
+                    (fpage.0 & !0xfff, (fpage.0 >> 6) & 0x3f)
+                }
+                _ => (0, 0),
             };
             // SAFETY: the page just arrived there (or the pager backs the address).
             let v = if landed != 0 { unsafe { (landed as *const u64).read_volatile() } } else { 0 };
-            report(&[status(&r), landed, v]);
+            report(&[status(&r), landed, v, got_order]);
             // SAFETY: as above; the parent may have revoked it meanwhile (then we fault).
             let again = unsafe { (a[1] as *const u64).read_volatile() };
             report(&[again]);
@@ -155,6 +158,11 @@ fn main(info: u64) -> ! {
                 sum += unsafe { ((base + i) as *const u8).read_volatile() } as u64;
             }
             report(&[status(&r), len, sum, at]);
+        }
+        DESTROY_SELF => {
+            let me = if a[1] == 0 { std_slots::THREAD } else { std_slots::TASK };
+            let r = pecan_user::AnyCap::at(me).destroy();
+            report(&[status(&r)]);
         }
         SPIN => loop {
             // SAFETY: the parent shares this word with us.
