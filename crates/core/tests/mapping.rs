@@ -324,7 +324,11 @@ fn unmapping_flushes_translations_of_an_address_space_that_is_not_loaded() {
     let h = sc.h(0);
     let root_task = sc.w.root_task;
     sc.w.k.activate(root_task);
-    assert!(sc.w.k.hal.mmu.tlb.len() >= 41, "task 0's entries are still cached");
+    // With tagging (the `asid` feature) task 0's entries survive the switch; without, the
+    // kernel flushes on every switch and there is nothing stale to find.
+    if sc.w.k.asids.tagged() {
+        assert!(sc.w.k.hal.mmu.tlb.len() >= 41, "task 0's entries are still cached");
+    }
     // One page (flush_page), then many (flush_asid).
     sc.w.invoke_ok(sc.w.root, sc.t[0], task::UNMAP, &[page(V, MemRights::RWX).0, task::UNMAP_SELF]);
     sc.w.invoke_ok(
