@@ -4,7 +4,7 @@
 //! `REG_MRS` message words travel in registers, the rest in the UTCB; the builder and reader
 //! hide which is which.
 
-use pecan_abi::{Fpage, Item, MR_COUNT, MsgTag, REG_MRS, StringDesc};
+use pecan_abi::{Fpage, Item, MAX_REG_MRS, MR_COUNT, MsgTag, REG_MRS, StringDesc};
 
 use crate::arch::Regs;
 use crate::utcb;
@@ -121,20 +121,31 @@ impl Msg {
     }
 }
 
-/// A message that arrived.
+/// A message that arrived. Its first [`MAX_REG_MRS`] words are kept here, taken when it
+/// arrived (from registers, or from the UTCB when `REG_MRS` is 0), so they stay valid
+/// across later IPC with either ABI setting; later words are read from the UTCB's message
+/// registers and are valid only until the thread's next IPC.
 #[derive(Clone, Copy, Debug)]
 pub struct Received {
     /// The label of the gate (or IRQ) it came through; 0 for a reply.
     pub gate_label: u64,
     /// Its tag.
     pub tag: MsgTag,
-    regs: [u64; REG_MRS],
+    first: [u64; MAX_REG_MRS],
 }
 
 impl Received {
     /// The message described by the registers after a successful receive.
     pub fn from_regs(r: &Regs) -> Self {
-        Received { gate_label: r.r1, tag: MsgTag(r.r2), regs: r.mr }
+        let tag = MsgTag(r.r2);
+        let mut first = [0; MAX_REG_MRS];
+        first[..REG_MRS].copy_from_slice(&r.mr);
+        // Without `reg-transfer` (REG_MRS = 0) the first words are in the UTCB, where the
+        // thread's next IPC overwrites them: copy them now. (A loop of nothing otherwise.)
+        for (i, w) in first.iter_mut().enumerate().take(tag.total_words().min(MAX_REG_MRS)).skip(REG_MRS) {
+            *w = utcb::mr(i);
+        }
+        Received { gate_label: r.r1, tag, first }
     }
 
     /// The message label (protocol).
@@ -156,8 +167,8 @@ impl Received {
     pub fn word(&self, i: usize) -> u64 {
         if i >= self.tag.total_words() {
             0
-        } else if i < REG_MRS {
-            self.regs[i]
+        } else if i < MAX_REG_MRS {
+            self.first[i]
         } else {
             utcb::mr(i)
         }
