@@ -1,6 +1,7 @@
 //! Bad capabilities and arguments from user space, each answered by its defined error:
 //! invalid selectors (nil, empty, out of range), stale capabilities, missing rights, wrong
-//! object types, IPC with oneself, invocations with bad arguments.
+//! object types, IPC with oneself, invocations with bad arguments. Calls use timeouts never
+//! (what the IPC fast path takes), so its checks are tested too.
 
 use pecan_abi::caps::std_slots;
 use pecan_abi::object::{factory, task, thread};
@@ -46,7 +47,7 @@ fn invalid_selector(env: &Env<'_>) -> Result<(), Fail> {
         let e = Error::InvalidCap;
         let mut cases = alloc::vec![
             ("send", code(&ipc::send(Gate::at(sel), &Msg::new(1), Timeouts::POLL)), send_err(e)),
-            ("call", code(&ipc::call(Gate::at(sel), &Msg::new(1), Timeouts::POLL)), send_err(e)),
+            ("call", code(&ipc::call(Gate::at(sel), &Msg::new(1), Timeouts::NEVER)), send_err(e)),
             ("invoke", code(&AnyCap::at(sel).identify()), send_err(e)),
             (
                 "a thread's task",
@@ -77,7 +78,7 @@ fn stale_cap(env: &Env<'_>) -> Result<(), Fail> {
         .map(|r| [r.get(0), r.get(2), r.get(3)]);
     let r = expect(&[
         ("send", code(&ipc::send(g, &Msg::new(1), Timeouts::POLL)), send_err(e)),
-        ("call", code(&ipc::call(g, &Msg::new(1), Timeouts::POLL)), send_err(e)),
+        ("call", code(&ipc::call(g, &Msg::new(1), Timeouts::NEVER)), send_err(e)),
         ("closed wait on a gate", code(&ipc::recv(g.any(), Timeouts::POLL)), recv_err(e)),
         ("identify", code(&g.any().identify()), send_err(e)),
         ("destroy again", code(&g.any().destroy()), send_err(e)),
@@ -114,8 +115,10 @@ fn narrowed(sel: u64, rights: CapRights) -> Result<u64, Fail> {
 }
 
 fn no_rights(env: &Env<'_>) -> Result<(), Fail> {
-    let g = env.gate(env.me(), 1);
-    let t = env.helper(100, || {});
+    // The gate leads to a server that answers anything that gets through (at this thread's
+    // priority, so that the IPC fast path is asked too).
+    let t = env.helper(200, || pecan_user::server::serve(|_| Some(Msg::new(0))));
+    let g = env.gate(t.thread, 1);
     let e = Error::NoRights;
     let r = (|| {
         let control_only = Gate::at(narrowed(g.sel(), CapRights::CONTROL)?);
@@ -123,8 +126,10 @@ fn no_rights(env: &Env<'_>) -> Result<(), Fail> {
         let factory = Factory::at(narrowed(std_slots::FACTORY, CapRights::SEND)?);
         let th = Thread::at(narrowed(t.thread.sel(), CapRights::SEND)?);
         let tk = Task::at(narrowed(std_slots::TASK, CapRights(CapRights::SEND.0 | CapRights::MAP.0))?);
+        env.wait_state(t.thread, 3)?;
         let r = expect(&[
             ("send without SEND", code(&ipc::send(control_only, &Msg::new(1), Timeouts::POLL)), send_err(e)),
+            ("call without SEND", code(&ipc::call(control_only, &Msg::new(1), Timeouts::NEVER)), send_err(e)),
             ("destroy without CONTROL", code(&send_only.any().destroy()), send_err(e)),
             ("bind without CONTROL", code(&send_only.bind(env.me(), 1)), send_err(e)),
             ("create without CONTROL", code(&factory.create_gate(SLOTS.alloc(), None, 0)), send_err(e)),
@@ -142,6 +147,8 @@ fn no_rights(env: &Env<'_>) -> Result<(), Fail> {
             control_only.any().identify()
         );
         check!(factory.quota().is_ok(), "QUOTA needs SEND only");
+        let through = ipc::call(send_only, &Msg::new(1), Timeouts::NEVER);
+        check!(through.is_ok(), "a call with SEND: {:?}", code(&through));
         for s in [control_only.sel(), send_only.sel(), factory.sel(), th.sel(), tk.sel()] {
             env.free_slot(s);
         }
@@ -163,7 +170,7 @@ fn wrong_type(env: &Env<'_>) -> Result<(), Fail> {
             code(&ipc::send(Gate::at(std_slots::TASK), &Msg::new(1), Timeouts::POLL)),
             send_err(e),
         ),
-        ("call the console", code(&ipc::call(Gate::at(console), &Msg::new(1), Timeouts::POLL)), send_err(e)),
+        ("call the console", code(&ipc::call(Gate::at(console), &Msg::new(1), Timeouts::NEVER)), send_err(e)),
         (
             "closed wait on a factory",
             code(&ipc::recv(AnyCap::at(std_slots::FACTORY), Timeouts::POLL)),

@@ -117,6 +117,17 @@ impl Env<'_> {
         rootthread::create(run_helper, p as *const _ as u64, prio).expect("helper thread")
     }
 
+    /// A helper that cancels this thread's IPC after `ms` milliseconds unless it is
+    /// destroyed first: a scenario that must block without a timeout (to take the IPC fast
+    /// path, which needs both timeouts never) fails instead of hanging.
+    pub fn watchdog(&self, ms: u64) -> RootThread {
+        let me = self.me();
+        self.helper(100, move || {
+            ipc::sleep(Duration::from_millis(ms));
+            let _ = me.cancel();
+        })
+    }
+
     /// Polls `cond` every millisecond for up to `ms` milliseconds; whether it came true.
     pub fn wait_for(&self, ms: u64, cond: impl Fn() -> bool) -> bool {
         for _ in 0..ms {

@@ -1,6 +1,7 @@
 //! The implicit reply capability: single use, invalid once the next wait starts, kept
 //! across a nested call, and absent after a plain send.
 
+use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
 use pecan_abi::{CapRights, Error, Phase};
 use pecan_system::worker;
@@ -14,6 +15,7 @@ pub const SCENARIOS: &[Scenario] = &[
     ("ipc-reply-cap-single-use", single_use),
     ("ipc-reply-cap-invalid-after-wait", invalid_after_wait),
     ("ipc-reply-cap-nested-call", nested_call),
+    ("ipc-reply-wait-queued-caller", reply_wait_queued_caller),
 ];
 
 const NO_REPLY_CAP: Option<(Error, Phase)> = Some((Error::NoReplyCap, Phase::Send));
@@ -97,5 +99,46 @@ fn nested_call(env: &Env<'_>) -> Result<(), Fail> {
     env.kill(&e);
     let _ = g.any().destroy();
     let _ = ge.any().destroy();
+    r
+}
+
+fn reply_wait_queued_caller(env: &Env<'_>) -> Result<(), Fail> {
+    // Two callers queue; after the first call is received, a reply-and-wait must reply and
+    // take the second call at once. The callers have this thread's priority and the
+    // timeouts are never, so the IPC fast path is asked (and must decline: a caller is
+    // queued).
+    static GOT: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+    let g = env.gate(env.me(), 0x64);
+    let callers: alloc::vec::Vec<_> = (0..2u64)
+        .map(|i| {
+            GOT[i as usize].store(0, Ordering::SeqCst);
+            env.helper(200, move || {
+                let r = ipc::call(g, &Msg::new(1).word(10 + i), Timeouts::NEVER);
+                GOT[i as usize].store(r.map_or(u64::MAX, |m| m.word(0)), Ordering::SeqCst);
+            })
+        })
+        .collect();
+    let r = (|| {
+        for c in &callers {
+            env.wait_state(c.thread, 2)?;
+        }
+        let first = ipc::recv(g.any(), T).map_err(fail("first call"))?;
+        let dog = env.watchdog(2000);
+        let second = ipc::reply_wait(&Msg::new(0).word(first.word(0) + 1), Timeouts::NEVER);
+        let _ = dog.thread.any().destroy();
+        let second = second.map_err(fail("reply-and-wait with a caller queued"))?;
+        check!(second.gate_label == 0x64, "then got gate label {:#x}", second.gate_label);
+        let words = [first.word(0), second.word(0)];
+        check!(words == [10, 11], "calls received in the order {words:?}");
+        ipc::reply(&Msg::new(0).word(second.word(0) + 1)).map_err(fail("second reply"))?;
+        env.wait_for(100, || GOT.iter().all(|g| g.load(Ordering::SeqCst) != 0));
+        let got = [GOT[0].load(Ordering::SeqCst), GOT[1].load(Ordering::SeqCst)];
+        check!(got == [11, 12], "the callers got {got:?}");
+        Ok(())
+    })();
+    for c in callers {
+        let _ = c.thread.any().destroy();
+    }
+    let _ = g.any().destroy();
     r
 }

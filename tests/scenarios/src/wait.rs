@@ -1,6 +1,7 @@
 //! Open and closed waits: open wait across several gates (FIFO, labels), closed wait on one
 //! gate and on one thread while others queue.
 
+use core::sync::atomic::{AtomicU64, Ordering};
 use pecan_abi::{Error, Phase};
 use pecan_user::{Gate, Msg, Received, Timeouts, ipc};
 
@@ -12,6 +13,7 @@ pub const SCENARIOS: &[Scenario] = &[
     ("ipc-open-wait-several-gates", open_wait_several_gates),
     ("ipc-closed-wait-gate", closed_wait_gate),
     ("ipc-closed-wait-thread", closed_wait_thread),
+    ("ipc-call-to-closed-waiter", call_to_closed_waiter),
 ];
 
 /// A helper that sends `[word]` with `label` through `g` once.
@@ -105,4 +107,50 @@ fn closed_wait_thread(env: &Env<'_>) -> Result<(), Fail> {
     let from_c = from_c.map_err(fail("closed wait on C"))?;
     check!(what(&from_c) == (0x77, 3, 33), "from C: {:?}", what(&from_c));
     Ok(())
+}
+
+fn call_to_closed_waiter(env: &Env<'_>) -> Result<(), Fail> {
+    // A server in a closed wait on gate B; this thread calls it through gate A: the call
+    // waits until the server's open wait, after a second client's call through B. The
+    // server has this thread's priority and the timeouts are never, so the IPC fast path
+    // is asked (and must decline: the server does not wait for gate A).
+    static GATES: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+    static OTHER: AtomicU64 = AtomicU64::new(0);
+    let server = env.helper_created(200, || {
+        let b = pecan_user::AnyCap::at(GATES[1].load(Ordering::SeqCst));
+        if let Ok(m) = ipc::recv(b, Timeouts::NEVER) {
+            let _ = ipc::reply(&Msg::new(0).word(m.gate_label));
+        }
+        if let Ok(m) = ipc::wait(Timeouts::NEVER) {
+            let _ = ipc::reply(&Msg::new(0).word(m.gate_label + 1000));
+        }
+    });
+    let (ga, gb) = (env.gate(server.thread, 0xa), env.gate(server.thread, 0xb));
+    GATES[0].store(ga.sel(), Ordering::SeqCst);
+    GATES[1].store(gb.sel(), Ordering::SeqCst);
+    OTHER.store(0, Ordering::SeqCst);
+    let client = env.helper_created(90, move || {
+        let r = ipc::call(Gate::at(GATES[1].load(Ordering::SeqCst)), &Msg::new(1), Timeouts::NEVER);
+        OTHER.store(r.map_or(u64::MAX, |m| m.word(0)), Ordering::SeqCst);
+    });
+    let r = (|| {
+        server.thread.start().map_err(fail("start the server"))?;
+        env.wait_state(server.thread, 3)?;
+        client.thread.start().map_err(fail("start the client"))?;
+        let dog = env.watchdog(2000);
+        let mine = ipc::call(ga, &Msg::new(1), Timeouts::NEVER);
+        let _ = dog.thread.any().destroy();
+        let mine = mine.map_err(fail("call through A"))?;
+        check!(mine.word(0) == 0xa + 1000, "the server took this call as {:#x}", mine.word(0));
+        env.wait_for(100, || OTHER.load(Ordering::SeqCst) != 0);
+        let other = OTHER.load(Ordering::SeqCst);
+        check!(other == 0xb, "the server took the other call as {other:#x}");
+        Ok(())
+    })();
+    for t in [server, client] {
+        let _ = t.thread.any().destroy();
+    }
+    let _ = ga.any().destroy();
+    let _ = gb.any().destroy();
+    r
 }
