@@ -1,11 +1,12 @@
 //! Capabilities passed with object flexpages: mapped (the sender keeps it, rights are
 //! narrowed, unmap revokes it) and granted (it moves), used by the receiver across three
-//! tasks.
+//! tasks; a range of slots in one flexpage; what IDENTIFY says of each object type.
 
 use core::time::Duration;
 use pecan_abi::caps::std_slots;
 use pecan_abi::object::ObjType;
 use pecan_abi::{CapRights, Error, Fpage, Phase};
+use pecan_system::slots::SLOTS;
 use pecan_system::worker;
 use pecan_user::{Msg, Task, ipc};
 
@@ -13,8 +14,12 @@ use crate::env::{Env, T, code, fail};
 use crate::{Fail, Scenario, check};
 
 /// This file's scenarios.
-pub const SCENARIOS: &[Scenario] =
-    &[("cap-map-object-fpage", map_object), ("cap-grant-object-fpage", grant_object)];
+pub const SCENARIOS: &[Scenario] = &[
+    ("cap-map-object-fpage", map_object),
+    ("cap-grant-object-fpage", grant_object),
+    ("cap-map-slot-range", map_slot_range),
+    ("cap-identify", identify),
+];
 
 /// Where the receiving worker accepts the capability.
 const SLOT: u64 = 100;
@@ -98,5 +103,79 @@ fn grant_object(env: &Env<'_>) -> Result<(), Fail> {
     // The gate itself stays (nothing names it once the receiver is gone; it is small).
     env.kill(&tmp);
     env.free_slot(g.sel());
+    r
+}
+
+fn map_slot_range(env: &Env<'_>) -> Result<(), Fail> {
+    // Four gates in four aligned slots go to another task in one object flexpage, with
+    // SEND only; one of them is destroyed; then root revokes the range.
+    let base = SLOTS.alloc_aligned(2);
+    let mut gates = alloc::vec::Vec::new();
+    for i in 0..4 {
+        gates.push(env.factory().create_gate(base + i, Some(env.me()), i).map_err(fail("create_gate"))?);
+    }
+    let tk = env.factory().create_task(SLOTS.alloc(), 4).map_err(fail("create_task"))?;
+    let r = (|| {
+        tk.map(Fpage::object(base, 2, CapRights::SEND), 8).map_err(fail("map 4 slots"))?;
+        for i in 0..4 {
+            let held = lookup_cap(tk, 8 + i)?;
+            check!(held == [1, 1, ObjType::Gate as u64, 1], "slot {}: {held:?}", 8 + i);
+        }
+        check!(lookup_cap(tk, 12)?[0] == 0, "slot 12 filled too");
+        gates[2].any().destroy().map_err(fail("destroy"))?;
+        check!(
+            lookup_cap(tk, 10)? == [1, 1, ObjType::Gate as u64, 0],
+            "slot 10 after its gate was destroyed"
+        );
+        Task::at(std_slots::TASK)
+            .unmap(Fpage::object(base, 2, CapRights::ALL), false)
+            .map_err(fail("unmap"))?;
+        for i in 0..4 {
+            check!(lookup_cap(tk, 8 + i)?[0] == 0, "slot {} still held after unmap", 8 + i);
+        }
+        Ok(())
+    })();
+    let _ = tk.any().destroy();
+    env.free_slot(tk.sel());
+    for g in gates {
+        let _ = g.any().destroy();
+        env.free_slot(g.sel());
+    }
+    r
+}
+
+fn identify(env: &Env<'_>) -> Result<(), Fail> {
+    use pecan_user::AnyCap;
+    let irq = env.factory().create_irq(SLOTS.alloc()).map_err(fail("create_irq"))?;
+    let g = env.gate(env.me(), 1);
+    let cases = [
+        ("task", std_slots::TASK, ObjType::Task),
+        ("thread", std_slots::THREAD, ObjType::Thread),
+        ("factory", std_slots::FACTORY, ObjType::Factory),
+        ("console", std_slots::CONSOLE, ObjType::Console),
+        ("machine", std_slots::MACHINE, ObjType::Machine),
+        ("gate", g.sel(), ObjType::Gate),
+        ("IRQ", irq.sel(), ObjType::Irq),
+    ];
+    // IDENTIFY needs no right: a copy of the gate with none still answers.
+    let none = SLOTS.alloc();
+    let copied = Task::at(std_slots::TASK).map(Fpage::object(g.sel(), 0, CapRights::NONE), none);
+    let r = (|| {
+        for (what, sel, ty) in cases {
+            let got = AnyCap::at(sel).identify().map_err(fail(what))?;
+            check!(got.0 == ty as u64, "{what}: type {}", got.0);
+        }
+        check!(
+            AnyCap::at(g.sel()).identify().ok() == Some((ObjType::Gate as u64, 7)),
+            "rights of a new gate"
+        );
+        copied.map_err(fail("copy without rights"))?;
+        let got = AnyCap::at(none).identify();
+        check!(got.ok() == Some((ObjType::Gate as u64, 0)), "copy without rights: {:?}", code(&got));
+        Ok(())
+    })();
+    env.free_slot(none);
+    let _ = irq.any().destroy();
+    let _ = g.any().destroy();
     r
 }

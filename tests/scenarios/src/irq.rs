@@ -14,6 +14,7 @@ pub const SCENARIOS: &[Scenario] = &[
     ("irq-delivered-when-waiting", delivered_when_waiting),
     ("irq-pending-until-wait", pending_until_wait),
     ("irq-detach-cancels-wait", detach_cancels_wait),
+    ("irq-to-other-task", to_other_task),
 ];
 
 fn new_irq(env: &Env<'_>) -> Result<Irq, Fail> {
@@ -120,5 +121,24 @@ fn detach_cancels_wait(env: &Env<'_>) -> Result<(), Fail> {
     let _ = h.thread.any().destroy();
     let _ = irq.any().destroy();
     let _ = back.any().destroy();
+    r
+}
+
+fn to_other_task(env: &Env<'_>) -> Result<(), Fail> {
+    // Attached to a worker's thread in an open wait: it reports the IRQ message.
+    let irq = new_irq(env)?;
+    let w = env.worker(&[pecan_system::worker::RECV], &[], 120);
+    let r = (|| {
+        irq.attach(w.child.thread, 0x42).map_err(fail("attach"))?;
+        irq.trigger().map_err(fail("trigger"))?;
+        let rep = env.report(&w, core::time::Duration::from_secs(2)).map_err(fail("report"))?;
+        env.release();
+        let got = [rep.word(0), rep.word(1), rep.word(2), rep.word(3)];
+        check!(got == [0, proto::IRQ, 0x42, 0], "worker got [status, label, gate label, words] = {got:#x?}");
+        irq.ack().map_err(fail("ack"))?;
+        Ok(())
+    })();
+    let _ = irq.any().destroy();
+    env.kill(&w);
     r
 }

@@ -20,6 +20,7 @@ mod mapping;
 mod mem;
 mod quota;
 mod reply;
+mod sched;
 mod strings;
 mod thread;
 mod timeout;
@@ -62,6 +63,7 @@ pub fn all() -> alloc::vec::Vec<Scenario> {
         cap::SCENARIOS,
         irq::SCENARIOS,
         thread::SCENARIOS,
+        sched::SCENARIOS,
         destroy::SCENARIOS,
         quota::SCENARIOS,
         faults::SCENARIOS,
