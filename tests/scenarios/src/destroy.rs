@@ -15,7 +15,7 @@ use crate::{Fail, Scenario, check};
 /// This file's scenarios.
 pub const SCENARIOS: &[Scenario] = &[
     ("thread-destroys-itself", thread_destroys_itself),
-    ("task-destroys-itself", task_destroys_itself),
+    ("thread-destroys-its-task", task_destroys_itself),
     ("factory-destroy-cascades", factory_destroy_cascades),
     ("fault-pager-deleted", pager_deleted),
 ];
