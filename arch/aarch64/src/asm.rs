@@ -35,6 +35,7 @@ core::arch::global_asm!(
     PERCPU_KSTACK_TOP = const PERCPU_KSTACK_TOP,
     SPSR_USER_KEEP = const SPSR_USER_KEEP,
     STACK_SHIFT = const crate::layout::KERNEL_STACK_SHIFT,
+    FASTPATH = const cfg!(feature = "fastpath") as u64,
 );
 
 core::arch::global_asm!(include_str!("fpsimd.S"), FP_FPCR = const FP_FPCR);

@@ -82,10 +82,10 @@ pub unsafe fn take(ctx: *mut Context) {
 /// CPU's registers, else traps its first use. The `eret` synchronizes the write.
 ///
 /// # Safety
-/// `ctx` is the context about to be resumed. Interrupts are masked.
-pub unsafe fn prepare_return(ctx: *mut Context) {
-    // SAFETY: interrupts are masked; nothing else uses this CPU's data now.
-    let p = unsafe { percpu::this() };
+/// `ctx` is the context about to be resumed; `p` is this CPU's data. Interrupts are
+/// masked.
+#[inline(always)]
+pub unsafe fn prepare_return(p: &mut percpu::PerCpu, ctx: *mut Context) {
     // SAFETY: `ctx` is valid (the caller's contract).
     let live = p.fp_owner == ctx && unsafe { (*ctx).fp_cpu } == p.index + 1;
     write_cpacr(p, if live { CPACR_ON } else { CPACR_TRAP });

@@ -27,9 +27,11 @@
 //   at EL0 (instruction abort or PC alignment fault from a lower EL), which comes back
 //   here as that thread's fault. Never returns.
 
-    .section .text.user, "ax"
-    .balign 16
-user_entry:
+// enter_from_user: the common part of user_entry and user_sync.
+//   In:  as user_entry's. Out: x0 = the thread's `Context`, SP = this CPU's kernel stack
+//        top, every user register saved, SErrors and debug exceptions unmasked, x29 = 0;
+//        x2 and x3 clobbered, x1 still the vector number.
+.macro enter_from_user
     save_rest
     mrs     x2, sp_el0
     stp     x30, x2, [sp, #(16 * 15)]
@@ -41,7 +43,34 @@ user_entry:
     mov     sp, x2                          // the kernel stack, from its top
     msr     daifclr, #0xc                   // SErrors and debug exceptions reported at EL1
     mov     x29, #0                         // end the frame-pointer chain here
+.endm
+
+    .section .text.user, "ax"
+    .balign 16
+user_entry:
+    enter_from_user
     bl      pecan_aarch64_user_trap
+    b       pecan_aarch64_return_to_user
+
+// user_sync: the synchronous vector from AArch64 EL0 with the `fastpath` feature.
+//   In:  as user_entry's (x1 = 8). Does: saves like user_entry; an SVC (ESR_EL1.EC =
+//        0x15) goes straight to the platform's system-call route
+//            pecan_aarch64_svc(x0 = &mut Context) -> x0 = &mut Context
+//        (which tries the core's fast path first, then the general path), skipping the
+//        syndrome decoding and handler indirection of pecan_aarch64_user_trap; every other
+//        synchronous exception goes to pecan_aarch64_user_trap as from user_entry. Then
+//        pecan_aarch64_return_to_user.
+    .balign 16
+user_sync:
+    enter_from_user
+    mrs     x2, esr_el1
+    lsr     x2, x2, #26                     // EC
+    cmp     x2, #0x15                       // SVC from AArch64
+    b.ne    1f
+    bl      pecan_aarch64_svc
+    b       pecan_aarch64_return_to_user
+1:  bl      pecan_aarch64_user_trap
+    b       pecan_aarch64_return_to_user
 
     .global pecan_aarch64_return_to_user
 pecan_aarch64_return_to_user:

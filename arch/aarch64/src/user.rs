@@ -3,7 +3,9 @@
 //!
 //! An exception from EL0 becomes a `pecan_kernel::Event` (system call, timer, device
 //! interrupt, user fault), which the platform's handler gives to the core; the handler
-//! answers where to go next: a thread's context to resume, or idle. The lazy FP/SIMD trap
+//! answers where to go next: a thread's context to resume, or idle. With the `fastpath`
+//! feature, system calls skip this: `user.S` sends them to the platform's
+//! `pecan_aarch64_svc`, which runs `pecan_kernel::run::syscall` and [`resume`]. The lazy FP/SIMD trap
 //! is handled here without the core. Everything runs on the CPU's kernel stack with IRQs
 //! masked; idle waits with `wfi` (an interrupt ends it even while masked) and reads the
 //! interrupt from the GIC, so the idle loop is a plain loop of the dispatcher.
@@ -41,6 +43,29 @@ fn handler() -> Handler {
         Some(h) => *h,
         None => panic!("an exception from user mode before the kernel registered its handler"),
     }
+}
+
+/// [`enter`] for the kernel: with the `fastpath` feature, system calls take the SVC route
+/// (`user.S`'s `user_sync`) to the platform's `pecan_aarch64_svc` instead of `h`.
+pub fn enter_with_svc_route(h: Handler, first: Resume<Context>) -> ! {
+    #[cfg(feature = "fastpath")]
+    {
+        unsafe extern "C" {
+            static exception_vectors_svc: u8;
+        }
+        // SAFETY: the table (vectors.S) has the same EL1 vectors as the boot one and is
+        // mapped executable; IRQs are masked, so no exception is taken while it changes.
+        unsafe {
+            crate::cpu::disable_irq();
+            core::arch::asm!(
+                "msr vbar_el1, {}",
+                "isb",
+                in(reg) &raw const exception_vectors_svc,
+                options(nostack, preserves_flags)
+            );
+        }
+    }
+    enter(h, first)
 }
 
 /// Enters user mode for the first time: registers `handler` for every later event, goes
@@ -101,15 +126,20 @@ fn event(ev: Event, eoi: Option<u64>) -> *mut Context {
     resume(r)
 }
 
-/// Follows `r` to a context: idles until an interrupt leads to a thread.
-fn resume(mut r: Resume<Context>) -> *mut Context {
+/// Follows `r` to a context: idles until an interrupt leads to a thread. Sets the FP/SIMD
+/// trap for it. Call it with the kernel lock released (idling takes it per interrupt).
+/// The platform's `pecan_aarch64_svc` (the SVC route of `user.S`) ends with it.
+#[inline]
+pub fn resume(mut r: Resume<Context>) -> *mut Context {
     loop {
         match r {
             Resume::User(ctx) => {
-                // SAFETY: the core's choice, a live context; IRQs are masked.
+                // SAFETY: the core's choice, a live context; IRQs are masked, so nothing
+                // else uses this CPU's data now.
                 unsafe {
-                    crate::fpu::prepare_return(ctx);
-                    crate::percpu::this().current = ctx;
+                    let p = crate::percpu::this();
+                    crate::fpu::prepare_return(p, ctx);
+                    p.current = ctx;
                 }
                 return ctx;
             }

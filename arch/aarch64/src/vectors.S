@@ -18,7 +18,9 @@
 // From EL0 (user_entry, user.S): while a thread runs in user mode, SP_EL1 points just past
 // the `Regs` block of its `Context`, so the vector's `sub` and stores land in the thread's
 // saved registers; user.S saves the rest, switches to the CPU's kernel stack and calls the
-// kernel. See user.S and docs/arch-aarch64.md.
+// kernel. With the `fastpath` feature the kernel runs on a second table whose synchronous
+// one goes to user_sync instead, which sends system calls straight to the core's fast
+// path. See user.S, docs/arch-aarch64.md and docs/fastpath.md.
 //
 // Kernel stack overflow: every kernel stack is 2^STACK_SHIFT bytes at an address aligned
 // to 2^(STACK_SHIFT + 1), with an unmapped guard page below it, so a frame address inside
@@ -52,10 +54,8 @@
     b       stack_overflow
 .endm
 
-    .section .text.vectors, "ax"
-    .balign 0x800
-    .global exception_vectors
-exception_vectors:
+// The table, with the path of synchronous exceptions from AArch64 EL0 as a parameter.
+.macro vector_table sync_el0
     vector  0, trap_entry_el1       // current EL, SP_EL0: synchronous
     vector  1, trap_entry_el1       //                     IRQ
     vector  2, trap_entry_el1       //                     FIQ
@@ -64,7 +64,7 @@ exception_vectors:
     vector_checked 5               //                     IRQ
     vector_checked 6               //                     FIQ
     vector_checked 7               //                     SError
-    vector  8, user_entry           // lower EL, AArch64:  synchronous
+    vector  8, \sync_el0           // lower EL, AArch64:  synchronous
     vector  9, user_entry           //                     IRQ
     vector  10, user_entry          //                     FIQ
     vector  11, user_entry          //                     SError
@@ -72,6 +72,25 @@ exception_vectors:
     vector  13, user_entry          //                     IRQ      returns to AArch64 only)
     vector  14, user_entry          //                     FIQ
     vector  15, user_entry          //                     SError
+.endm
+
+    .section .text.vectors, "ax"
+// The general table (boot installs it): every exception from EL0 goes to user_entry.
+    .balign 0x800
+    .global exception_vectors
+exception_vectors:
+    vector_table user_entry
+
+// With the `fastpath` feature, the kernel's table (user::enter_with_svc_route installs
+// it): synchronous exceptions from EL0 go to user_sync, which sends SVCs straight to the
+// platform's system-call route. The arch self-tests keep the general table, so their
+// handler sees every event.
+.if {FASTPATH}
+    .balign 0x800
+    .global exception_vectors_svc
+exception_vectors_svc:
+    vector_table user_sync
+.endif
 
 // From EL1: the interrupted SP is the one above the frame.
 trap_entry_el1:

@@ -26,8 +26,10 @@
 //! - the partner would lose to a ready thread of higher priority (no direct switch).
 //!
 //! Every lookup on the way is an array index with a generation check (selector → slot
-//! → gate → thread), with no list walk: a failed lookup yields a stand-in (the thread
-//! itself, which is running and so never waits) whose checks fail, instead of a branch.
+//! → gate → thread), with no list walk; both threads are fetched and checked in one
+//! step. The lookups are a chain of dependent loads, each of which may fail: they exit
+//! early (a compare and a branch each, fewer instructions than carrying stand-ins to the
+//! end, measured); the independent conditions are then combined into one test.
 //! The caller is not linked into any list while it waits for the reply (`State::WaitReply`
 //! names the callee; deleting the callee scans the thread table). The switch is direct,
 //! donating the time slice, with no ready-queue operation under lazy queues; the address
@@ -37,13 +39,13 @@
 //! goes slow) needs a CPU field in the TCB and per-CPU scheduler state.
 
 use pecan_abi::{CapRights, Control, REG_MRS, Status, Sys, Timeout};
-use pecan_hal::{Hal, UserContext};
+use pecan_hal::{Asid, Hal, Mmu, UserContext};
 
 use crate::counters::bump;
 use crate::kernel::Kernel;
 use crate::obj::cap::{Cap, CapSlot};
 use crate::obj::{Handle, ObjRef};
-use crate::thread::{Filter, Source, State};
+use crate::thread::{Filter, Source, SpaceCache, State};
 
 /// Whether the fast path is compiled in (cargo feature `fastpath`).
 pub const ON: bool = cfg!(feature = "fastpath");
@@ -55,12 +57,10 @@ pub const REPLY_WAIT: u64 = Control::new(Sys::ReplyWait, Timeout::NEVER, Timeout
 /// Control-word bits that must be zero for a `Null`: the number and the reserved bits
 /// (a null system call ignores its timeouts).
 const NOT_NULL: u64 = 0xffff_0000_0000_ffff;
-/// Tag bits that send a message to the general path: typed items (11..7), flags (15..12).
-const TAG_SLOW: u64 = 0xff80;
+/// Tag bits below the label: flags (15..12), typed items (11..7), untyped words (6..0).
+const TAG_LOW: u64 = 0xffff;
 /// Tag bits holding the untyped-word count.
 const TAG_WORDS: u64 = 0x7f;
-/// A handle no object has (generations start at 1).
-const NO_GATE: Handle = Handle { idx: u32::MAX, generation: 0 };
 
 /// The words of a tag that passed [`tag_slow`] (bounded again, for the compiler).
 #[inline(always)]
@@ -69,86 +69,84 @@ fn reg_words(tag: u64) -> usize {
     ((tag & TAG_WORDS) as usize).min(REG_MRS)
 }
 
-/// Whether a tag is short and plain: no items, no flags, at most `REG_MRS` words.
+/// Whether a tag is not short and plain: items, flags, or more than `REG_MRS` words. One
+/// comparison: any flag or item bit makes the low 16 bits exceed `REG_MRS`.
 #[inline(always)]
 fn tag_slow(tag: u64) -> bool {
-    (tag & TAG_SLOW != 0) | ((tag & TAG_WORDS) as usize > REG_MRS)
+    (tag & TAG_LOW) as usize > REG_MRS
 }
 
 impl<H: Hal> Kernel<H> {
-    /// Tries the running thread's system call on the fast path. Returns whether it was
-    /// done; if not, nothing changed and the general path ([`Kernel::syscall_general`])
-    /// must run. When it was, the thread to resume is [`Kernel::current`], its address
-    /// space is loaded, and the arch restores its context.
-    #[inline]
-    pub fn fastpath(&mut self) -> bool {
+    /// Tries the running thread's system call on the fast path. Returns the context of
+    /// the thread to resume (the new [`Kernel::current`], whose address space is loaded:
+    /// the arch only restores it) if it was done; `None` if not, and then nothing changed
+    /// and the general path ([`Kernel::syscall_general`]) must run.
+    ///
+    /// The pointer stays valid while the thread lives: thread storage never moves
+    /// (`obj::table`).
+    #[inline(always)]
+    pub fn fastpath(&mut self) -> Option<*mut H::Context> {
         if !ON {
-            return false;
+            return None;
         }
-        let Some(me) = self.sched.current else { return false };
-        let Some(t) = self.threads.get(me) else { return false };
-        let control = t.ctx.sys_control();
-        let done = if control == CALL {
+        let me = self.sched.current?;
+        let control = self.threads.get(me)?.ctx.sys_control();
+        let next = if control == CALL {
             self.fast_call(me)
         } else if control == REPLY_WAIT {
             self.fast_reply_wait(me)
         } else if control & NOT_NULL == 0 {
             self.fast_null(me)
         } else {
-            false
+            None
         };
-        if done {
+        if next.is_some() {
             bump(&mut self.counters.exceptions);
             bump(&mut self.counters.syscalls);
             bump(&mut self.counters.fastpath);
         }
-        done
+        next
     }
 
     /// `Null`: the results, and back to the same thread.
     #[inline(always)]
-    fn fast_null(&mut self, me: Handle) -> bool {
+    fn fast_null(&mut self, me: Handle) -> Option<*mut H::Context> {
         let need_resched = self.sched.need_resched;
-        let Some(t) = self.threads.get_mut(me) else { return false };
+        let t = self.threads.get_mut(me)?;
         if need_resched | (t.resources != 0) {
-            return false;
+            return None;
         }
         t.ctx.set_result(Status::OK.0, 0, 0);
-        true
+        Some(&mut t.ctx)
     }
 
     /// `Call` to a waiting receiver: the words, the receiver's results and reply
     /// capability, the caller waits for the reply, the receiver runs.
     #[inline(always)]
-    fn fast_call(&mut self, s: Handle) -> bool {
-        let Some(st) = self.threads.get(s) else { return false };
+    fn fast_call(&mut self, s: Handle) -> Option<*mut H::Context> {
+        let st = self.threads.get(s)?;
         let (sel, tag) = (st.ctx.sys_cap(), st.ctx.sys_tag());
-        // Selector -> slot -> gate -> receiver: indexing with generation checks.
-        let slot = self.tasks.get(st.task).and_then(|t| t.caps.get(sel).ok());
-        let (gate, send) = match slot {
-            Some(&CapSlot { cap: Cap { obj: ObjRef::Gate(g), rights }, .. }) => {
-                (g, rights.contains(CapRights::SEND))
-            }
-            _ => (NO_GATE, false),
-        };
-        let g = self.gates.get(gate);
-        let label = g.map_or(0, |g| g.label);
-        // A missing receiver reads as the caller itself, which is running, so not waiting.
-        let r = g.and_then(|g| g.receiver).unwrap_or(s);
-        let rt = self.threads.get(r).unwrap_or(st);
+        // Selector -> slot -> gate -> receiver: indexing with generation checks. A missing
+        // link is an early exit: on this chain of dependent loads that costs fewer
+        // instructions than carrying stand-ins to the combined test.
+        let slot = self.tasks.get(st.task)?.caps.slot(sel)?;
+        let CapSlot { cap: Cap { obj: ObjRef::Gate(gate), rights }, .. } = *slot else { return None };
+        let send = rights.contains(CapRights::SEND);
+        let g = self.gates.get(gate)?;
+        let (r, label) = (g.receiver?, g.label);
+        let top = self.sched.top();
+        // Both threads at once, each checked once (the receiver's generation included).
+        let (st, rt) = self.threads.pair_mut(s, r)?;
         let waits = match rt.state {
             State::Receiving(Filter::Any) => true,
             State::Receiving(Filter::Gate(x)) => x == gate,
             _ => false,
         };
-        let wins = self.sched.highest().is_none_or(|h| rt.prio >= h);
-        let slow = tag_slow(tag) | (st.resources | rt.resources != 0) | !send | !waits | !wins;
+        let slow = tag_slow(tag) | (st.resources | rt.resources != 0) | !send | !waits | (rt.prio < top);
         if slow {
-            return false;
+            return None;
         }
-        let words = reg_words(tag);
-        let Some((st, rt)) = self.threads.pair_mut(s, r) else { return false };
-        for i in 0..words {
+        for i in 0..reg_words(tag) {
             rt.ctx.set_mr(i, st.ctx.mr(i));
         }
         // With no items and no flags the received tag is the sent one.
@@ -159,35 +157,35 @@ impl<H: Hal> Kernel<H> {
         st.block_epoch += 1;
         rt.state = State::Ready;
         rt.block_epoch += 1;
-        let task = rt.task;
+        let (task, space, next) = (rt.task, rt.space, &raw mut rt.ctx);
         bump(&mut self.counters.messages);
         self.sched.blocked(&mut self.threads, s);
         self.fast_handoff(r);
-        self.fast_activate(task);
-        true
+        self.fast_activate(r, task, space);
+        Some(next)
     }
 
     /// `ReplyWait` with a caller waiting and nothing queued for us: the words and the
     /// caller's results, we wait (open), the caller runs.
     #[inline(always)]
-    fn fast_reply_wait(&mut self, r: Handle) -> bool {
-        let Some(rt) = self.threads.get(r) else { return false };
+    fn fast_reply_wait(&mut self, r: Handle) -> Option<*mut H::Context> {
+        // No reply capability: the general path's error.
+        let (s, n) = self.threads.get(r)?.reply_to?;
+        let top = self.sched.top();
+        let (rt, st) = self.threads.pair_mut(r, s)?;
         let tag = rt.ctx.sys_tag();
-        // A missing caller reads as the replier itself, which is running, so not waiting.
-        let (s, n) = rt.reply_to.unwrap_or((r, 0));
-        let st = self.threads.get(s).unwrap_or(rt);
         let caller_waits =
             (st.state == State::WaitReply { callee: r, source: Source::User }) & (st.call_count == n);
         let nothing_queued = rt.send_queue.is_empty() & rt.pending_irqs.is_empty();
-        let wins = self.sched.highest().is_none_or(|h| st.prio >= h);
-        let slow =
-            tag_slow(tag) | (st.resources | rt.resources != 0) | !caller_waits | !nothing_queued | !wins;
+        let slow = tag_slow(tag)
+            | (st.resources | rt.resources != 0)
+            | !caller_waits
+            | !nothing_queued
+            | (st.prio < top);
         if slow {
-            return false;
+            return None;
         }
-        let words = reg_words(tag);
-        let Some((rt, st)) = self.threads.pair_mut(r, s) else { return false };
-        for i in 0..words {
+        for i in 0..reg_words(tag) {
             st.ctx.set_mr(i, rt.ctx.mr(i));
         }
         st.ctx.set_result(Status::OK.0, 0, tag);
@@ -197,12 +195,12 @@ impl<H: Hal> Kernel<H> {
         rt.block_epoch += 1;
         st.state = State::Ready;
         st.block_epoch += 1;
-        let task = st.task;
+        let (task, space, next) = (st.task, st.space, &raw mut st.ctx);
         bump(&mut self.counters.messages);
         self.sched.blocked(&mut self.threads, r);
         self.fast_handoff(s);
-        self.fast_activate(task);
-        true
+        self.fast_activate(s, task, space);
+        Some(next)
     }
 
     /// The running thread blocked; `partner` (ready, and outranked by nobody) runs on the
@@ -222,11 +220,21 @@ impl<H: Hal> Kernel<H> {
         }
     }
 
-    /// Loads `task`'s address space unless it is loaded ([`Kernel::prepare_return`]).
+    /// Loads the address space of `thread` (in `task`, with the cached `space`) unless it
+    /// is loaded ([`Kernel::prepare_return`]). A cache of the current ASID generation
+    /// gives root and ASID without looking the task up; otherwise [`Kernel::activate`]
+    /// (which may allocate an ASID or flush) runs and the cache is refilled.
     #[inline(always)]
-    fn fast_activate(&mut self, task: Handle) {
-        if self.active_task != Some(task) {
-            self.activate(task);
+    fn fast_activate(&mut self, thread: Handle, task: Handle, space: SpaceCache) {
+        if self.active_task == Some(task) {
+            return;
         }
+        if space.generation == self.asids.generation() {
+            self.hal.mmu().activate(space.root, Asid(space.asid), false);
+            bump(&mut self.counters.as_switches);
+            self.active_task = Some(task);
+            return;
+        }
+        self.activate_and_cache(thread, task);
     }
 }

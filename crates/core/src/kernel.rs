@@ -68,31 +68,38 @@ pub struct RootRegion {
 }
 
 /// The kernel.
+///
+/// `#[repr(C)]`: the fields the IPC fast path touches first (thread, task and gate tables,
+/// the loaded address space, ASIDs, counters, then the scheduler, whose ready lists come
+/// last), so the arch's entry can reach them at short offsets from one base register.
+#[repr(C)]
 pub struct Kernel<H: Hal> {
-    /// The hardware.
-    pub hal: H,
     /// Threads.
     pub threads: Table<Tcb<H::Context>>,
     /// Tasks.
     pub tasks: Table<Task>,
     /// Gates.
     pub gates: Table<Gate>,
+    /// The task whose address space is loaded.
+    pub active_task: Option<Handle>,
+    /// ASID/PCID allocation.
+    pub asids: AsidAllocator,
+    /// Event counters.
+    pub counters: Counters,
+    /// The hardware.
+    pub hal: H,
+    /// Ready lists and the running thread.
+    pub sched: Scheduler,
     /// IRQ objects.
     pub irqs: Table<Irq>,
     /// Factories.
     pub factories: Table<Factory>,
     /// The mapping database.
     pub mdb: Mdb,
-    /// Ready lists and the running thread.
-    pub sched: Scheduler,
     /// Pending timeouts.
     pub wheel: Wheel,
     /// Free kernel frames (page tables and UTCBs).
     pub frames: FreeList,
-    /// ASID/PCID allocation.
-    pub asids: AsidAllocator,
-    /// The task whose address space is loaded.
-    pub active_task: Option<Handle>,
     /// Hardware line to IRQ object.
     pub hw_irqs: Vec<Option<Handle>>,
     /// Physical memory the root task owns.
@@ -101,8 +108,6 @@ pub struct Kernel<H: Hal> {
     pub root_task: Option<Handle>,
     /// The root factory.
     pub root_factory: Option<Handle>,
-    /// Event counters.
-    pub counters: Counters,
     /// An exit code requested by user space (`Machine::EXIT`).
     pub exit_request: Option<u32>,
     /// Timer ticks per second.
@@ -347,6 +352,7 @@ impl<H: Hal> Kernel<H> {
     }
 
     /// Switches to `task`'s address space, tagging it with its ASID.
+    #[inline(always)]
     pub fn activate(&mut self, task: Handle) {
         let Some(t) = self.tasks.get_mut(task) else { return };
         let act = self.asids.activate(&mut t.asid);
@@ -357,11 +363,26 @@ impl<H: Hal> Kernel<H> {
         }
         self.hal.mmu().activate(root, act.asid, act.flush_asid);
         crate::counters::bump(&mut self.counters.as_switches);
-        if !self.asids.tagged() || act.flush_asid {
-            // Untagged: loading the root drops every non-global translation.
+        if act.flush_asid {
+            // A recycled ASID, or untagged: loading the root drops the old translations.
             crate::counters::bump(&mut self.counters.tlb_flushes);
         }
         self.active_task = Some(task);
+    }
+
+    /// [`Kernel::activate`], then records the address space in `thread`'s cache for the
+    /// fast path (if the task holds an ASID of the current generation: untagged, the
+    /// cache stays empty and every switch takes this way, flushing).
+    #[inline(never)]
+    pub fn activate_and_cache(&mut self, thread: Handle, task: Handle) {
+        self.activate(task);
+        let Some(t) = self.tasks.get(task) else { return };
+        let Some(asid) = self.asids.current(&t.asid) else { return };
+        let space =
+            crate::thread::SpaceCache { root: t.root, generation: self.asids.generation(), asid: asid.0 };
+        if let Some(th) = self.threads.get_mut(thread) {
+            th.space = space;
+        }
     }
 
     /// Converts a relative timeout in microseconds to an expiry tick (at least one tick

@@ -44,6 +44,21 @@ pub struct Node {
     prev_sibling: Option<NodeId>,
 }
 
+impl crate::obj::table::Vacant for Node {
+    fn vacant() -> Self {
+        Node {
+            task: Handle::NONE,
+            addr: 0,
+            res: Resource::Cap,
+            rights: 0,
+            parent: None,
+            first_child: None,
+            next_sibling: None,
+            prev_sibling: None,
+        }
+    }
+}
+
 /// The mapping database.
 pub struct Mdb {
     nodes: Table<Node>,

@@ -19,16 +19,21 @@ pub const DEFAULT_TIMESLICE: u32 = 10;
 /// Whether blocked threads stay in ready lists until met (cargo feature `lazy-queues`).
 pub const LAZY: bool = cfg!(feature = "lazy-queues");
 
-/// The ready lists of one CPU.
+/// The ready lists of one CPU. `#[repr(C)]`: the fields the IPC fast path reads first,
+/// the 7 KiB of lists last (so the others stay within short load offsets).
+#[repr(C)]
 pub struct Scheduler {
-    lists: [List; 256],
-    bitmap: [u64; 4],
     /// The thread running (or about to run) on this CPU.
     pub current: Option<Handle>,
-    /// Ticks left of the running time slice (which call and reply donate along).
-    pub slice_left: u32,
     /// A thread of higher priority than the current one became ready.
     pub need_resched: bool,
+    /// Ticks left of the running time slice (which call and reply donate along).
+    pub slice_left: u32,
+    /// The highest priority whose list is not empty, 0 if none: [`Scheduler::highest`]
+    /// kept up to date, so the fast path reads one byte.
+    top: u8,
+    bitmap: [u64; 4],
+    lists: [List; 256],
 }
 
 impl Default for Scheduler {
@@ -41,26 +46,38 @@ impl Scheduler {
     /// Empty ready lists.
     pub const fn new() -> Self {
         Scheduler {
-            lists: [List::new(); 256],
-            bitmap: [0; 4],
             current: None,
-            slice_left: 0,
             need_resched: false,
+            slice_left: 0,
+            top: 0,
+            bitmap: [0; 4],
+            lists: [List::new(); 256],
         }
     }
 
     fn mark(&mut self, p: u8) {
         self.bitmap[p as usize / 64] |= 1 << (p % 64);
+        self.top = self.top.max(p);
     }
 
     fn unmark_if_empty(&mut self, p: u8) {
         if self.lists[p as usize].is_empty() {
             self.bitmap[p as usize / 64] &= !(1 << (p % 64));
+            if p == self.top {
+                self.top = self.highest().unwrap_or(0);
+            }
         }
     }
 
+    /// The highest priority whose list is not empty, or 0 if none: a thread of priority
+    /// `p` is outranked by nothing ready iff `p >= top()`.
+    #[inline(always)]
+    pub fn top(&self) -> u8 {
+        self.top
+    }
+
     /// The highest priority whose list is not empty.
-    #[inline]
+    #[inline(always)]
     pub fn highest(&self) -> Option<u8> {
         for i in (0..4).rev() {
             if self.bitmap[i] != 0 {
@@ -144,8 +161,11 @@ impl Scheduler {
         v
     }
 
-    /// Whether the bitmap agrees with the lists.
+    /// Whether the bitmap agrees with the lists (and the cached top with the bitmap).
     pub fn bitmap_consistent(&self) -> bool {
+        if self.top != self.highest().unwrap_or(0) {
+            return false;
+        }
         (0..256).all(|p| {
             let bit = self.bitmap[p / 64] & (1 << (p % 64)) != 0;
             bit != self.lists[p].is_empty()

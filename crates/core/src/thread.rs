@@ -88,11 +88,24 @@ pub mod resources {
     pub const NONE: u32 = 0;
 }
 
+/// The address space a thread runs in, as the fast path loads it without looking its
+/// task up: the task's root table and ASID, valid while the ASID allocator is still in
+/// `generation` (0: not filled; the general path's `Kernel::activate` fills it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SpaceCache {
+    /// The task's root table.
+    pub root: PhysAddr,
+    /// The ASID generation the entry belongs to.
+    pub generation: u64,
+    /// The task's ASID in that generation.
+    pub asid: u16,
+}
+
 /// The thread control block.
 ///
 /// `#[repr(C)]`, with the fields the IPC fast path (`fastpath.rs`) reads or writes first:
 /// `state`, `task`, `reply_to`, `call_count`, `prio`, `resources`, `block_epoch`, the
-/// lengths of `send_queue` and `pending_irqs`, then `ctx`, whose first words are the
+/// lengths of `send_queue` and `pending_irqs`, `space`, then `ctx`, whose first words are the
 /// system-call and message registers on both architectures. So a call touches the first
 /// three cache lines of each TCB (64-byte lines; the table slot's generation sits just
 /// before the TCB), and nothing of the colder fields after `ctx`.
@@ -118,6 +131,8 @@ pub struct Tcb<C> {
     pub send_queue: List,
     /// IRQ objects attached to this thread that fired and wait to be delivered.
     pub pending_irqs: List,
+    /// The task's address space, for the fast path's switch.
+    pub space: SpaceCache,
     /// Saved user registers.
     pub ctx: C,
     /// The frame holding the UTCB.
@@ -159,6 +174,7 @@ impl<C> Tcb<C> {
             block_epoch: 0,
             send_queue: List::new(),
             pending_irqs: List::new(),
+            space: SpaceCache::default(),
             ctx,
             utcb_frame,
             utcb_va,
@@ -173,6 +189,12 @@ impl<C> Tcb<C> {
             kmsg: KernelMsg::default(),
             charged_to,
         }
+    }
+}
+
+impl<C: pecan_hal::UserContext> crate::obj::table::Vacant for Tcb<C> {
+    fn vacant() -> Self {
+        Tcb::new(Handle::NONE, C::new_user(0, 0, 0), PhysAddr(0), 0, Handle::NONE)
     }
 }
 

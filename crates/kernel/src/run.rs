@@ -62,11 +62,36 @@ pub fn build<M: Platform>(mut m: M, info: &BootInfo, archive: &[u8]) -> Kernel<M
 /// Handles one event and says where the CPU goes next.
 pub fn handle<M: Platform>(k: &mut Kernel<M>, ev: Event) -> Resume<M::Context> {
     match ev {
-        Event::Syscall => k.syscall(),
+        Event::Syscall => return syscall(k),
         Event::Timer => k.tick(),
         Event::Irq(line) => k.interrupt(line),
         Event::Fault(f) => k.user_fault(f),
     }
+    finish(k)
+}
+
+/// A system call from the running thread (its registers saved in its context): the
+/// core's fast path if it takes it, which leaves the next thread's address space loaded
+/// and nothing else to do but resume it; else the general path. An arch with a system-
+/// call entry of its own (AArch64's SVC route) calls this directly; [`handle`] does for
+/// `Event::Syscall`.
+#[inline(always)]
+pub fn syscall<M: Platform>(k: &mut Kernel<M>) -> Resume<M::Context> {
+    if let Some(ctx) = k.fastpath() {
+        return Resume::User(ctx);
+    }
+    syscall_slow(k)
+}
+
+/// The general path of a system call (kept out of line, away from the fast path's code).
+#[inline(never)]
+fn syscall_slow<M: Platform>(k: &mut Kernel<M>) -> Resume<M::Context> {
+    k.syscall_general();
+    finish(k)
+}
+
+/// After an event: a requested exit, then the next thread's address space and context.
+fn finish<M: Platform>(k: &mut Kernel<M>) -> Resume<M::Context> {
     if let Some(code) = k.exit_request {
         crate::exit::exit_raw(&mut k.hal, code);
     }

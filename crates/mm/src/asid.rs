@@ -57,13 +57,22 @@ impl AsidAllocator {
     }
 
     /// Chooses the ASID for an address space about to run, updating its `tag`.
+    #[inline]
     pub fn activate(&mut self, tag: &mut AsidTag) -> Activation {
+        // A tag of the current generation holds a live ASID (untagged, no tag ever gets a
+        // generation: they start at 0, the allocator at 1).
+        if tag.generation == self.generation {
+            return Activation { asid: Asid(tag.asid), flush_asid: false, flush_all: false };
+        }
+        self.allocate(tag)
+    }
+
+    /// `activate` for a tag without a live ASID: a new one (or untagged).
+    #[inline(never)]
+    fn allocate(&mut self, tag: &mut AsidTag) -> Activation {
         if !self.tagged() {
             // Untagged: the previous address space's translations must go on every switch.
             return Activation { asid: Asid(0), flush_asid: true, flush_all: false };
-        }
-        if tag.generation == self.generation && tag.asid != 0 {
-            return Activation { asid: Asid(tag.asid), flush_asid: false, flush_all: false };
         }
         let mut flush_all = false;
         if self.next as usize >= self.count {

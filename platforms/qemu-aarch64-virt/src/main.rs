@@ -4,6 +4,7 @@
 #![no_std]
 #![no_main]
 
+use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use pecan_aarch64::boot::Board;
@@ -21,8 +22,14 @@ const BOARD: Board = Board { fallback_uart: 0x0900_0000, tick_hz: 1000, user_spi
 /// The boot archive with the user programs (`init` first), built by `cargo xtask`.
 static BOOTFS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/bootfs.bin"));
 
-/// The running kernel. Only the event handler takes the lock, with interrupts masked.
-static KERNEL: Mutex<Option<Kernel<Aarch64>>> = Mutex::new(None);
+/// The running kernel, written once by `run` before user mode is entered (and so before
+/// any event can arrive: every event comes from user mode or from idle, which only user
+/// mode's entry leads to). Only the event handlers take the lock, with interrupts masked.
+/// No `Option`: the SVC route does not pay for a check that cannot fail.
+static KERNEL: Mutex<MaybeUninit<Kernel<Aarch64>>> = Mutex::new(MaybeUninit::uninit());
+
+/// Set once `KERNEL` holds the kernel.
+static BUILT: AtomicBool = AtomicBool::new(false);
 
 /// Called by `entry.S` after the MMU is on: x0 = device-tree PA, x1 = image PA, x2 = the
 /// EL the loader entered at.
@@ -48,19 +55,45 @@ fn run(mut m: Aarch64, info: &BootInfo) -> ! {
     let k = pecan_kernel::boot(m, info, BOOTFS);
     let first = {
         let mut slot = KERNEL.lock();
-        let k = slot.insert(k);
+        let k = slot.write(k);
+        BUILT.store(true, Ordering::Release);
         pecan_kernel::run::first(k)
     };
-    pecan_aarch64::user::enter(handle, first)
+    pecan_aarch64::user::enter_with_svc_route(handle, first)
 }
 
 /// The arch's event handler: the core handles `ev` and says where to go next.
 fn handle(ev: Event) -> Resume<Context> {
-    let mut slot = KERNEL.lock();
-    match slot.as_mut() {
-        Some(k) => pecan_kernel::run::handle(k, ev),
-        None => panic!("event {ev:?} before the kernel was built"),
+    if !BUILT.load(Ordering::Acquire) {
+        panic!("event {ev:?} before the kernel was built");
     }
+    let mut slot = KERNEL.lock();
+    // SAFETY: `BUILT` says `run` wrote the kernel; it is never taken out.
+    let k = unsafe { slot.assume_init_mut() };
+    pecan_kernel::run::handle(k, ev)
+}
+
+/// The SVC route (`user.S`, `fastpath` feature): a system call from EL0, its registers
+/// saved in the running thread's context. The core's fast path, else its general path,
+/// under the kernel lock; then the arch's return work, lock released.
+#[unsafe(no_mangle)]
+extern "C" fn pecan_aarch64_svc(_ctx: *mut Context) -> *mut Context {
+    let r = {
+        let mut slot = KERNEL.lock();
+        let mut k = slot.as_mut_ptr();
+        // SAFETY: an empty instruction sequence: it only hides where the pointer came
+        // from, so the fast path addresses the kernel's fields from one base register
+        // instead of rebuilding each static address (two instructions each). It touches
+        // no memory, so `nomem` holds.
+        #[allow(clippy::pointers_in_nomem_asm_block)]
+        unsafe {
+            core::arch::asm!("/* {0} */", inout(reg) k, options(nomem, nostack, preserves_flags))
+        };
+        // SAFETY: a system call comes from user mode, which `run` enters only after
+        // writing the kernel (see `KERNEL`); it is never taken out; the lock is held.
+        pecan_kernel::run::syscall(unsafe { &mut *k })
+    };
+    pecan_aarch64::user::resume(r)
 }
 
 /// Prints `panicked at FILE:LINE:COL:` and the message straight to the console (not through

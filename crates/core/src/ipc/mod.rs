@@ -28,12 +28,13 @@ impl<H: Hal> Kernel<H> {
     /// Tries the fast path first (`fastpath.rs`), then the general path.
     #[inline]
     pub fn syscall(&mut self) {
-        if !self.fastpath() {
+        if self.fastpath().is_none() {
             self.syscall_general();
         }
     }
 
     /// A system call on the general path (every operation, every case).
+    #[inline(never)]
     pub fn syscall_general(&mut self) {
         let Some(cur) = self.sched.current else { return };
         crate::counters::bump(&mut self.counters.exceptions);

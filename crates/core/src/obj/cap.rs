@@ -81,6 +81,11 @@ impl CapSpace {
         (core::mem::size_of::<Option<CapSlot>>() as u64) << order
     }
 
+    /// A space with no slots at all (a free table slot's stand-in; allocates nothing).
+    pub fn empty() -> Self {
+        CapSpace { slots: Vec::new(), used: 0 }
+    }
+
     /// An empty space of `2^order` slots, or `None` if the memory is not there.
     pub fn new(order: u8) -> Option<Self> {
         let n = 1usize << order;
@@ -105,6 +110,13 @@ impl CapSpace {
             Some(Some(s)) => Ok(s),
             _ => Err(Error::InvalidCap),
         }
+    }
+
+    /// The occupied slot `sel` (the nil selector's slot is never occupied), for the fast
+    /// path: `get` without its error codes.
+    #[inline(always)]
+    pub fn slot(&self, sel: u64) -> Option<&CapSlot> {
+        self.slots.get(sel as usize)?.as_ref()
     }
 
     /// Whether `sel` is a slot of this space other than nil.

@@ -15,6 +15,12 @@ pub struct Factory {
     pub parent: Option<Handle>,
 }
 
+impl crate::obj::table::Vacant for Factory {
+    fn vacant() -> Self {
+        Factory { limit: 0, used: 0, parent: None }
+    }
+}
+
 impl Factory {
     /// Charges `bytes`, or fails with `QuotaExceeded` and charges nothing.
     pub fn charge(&mut self, bytes: u64) -> Result<(), Error> {

@@ -2,6 +2,12 @@
 
 use crate::obj::table::Handle;
 
+impl crate::obj::table::Vacant for Gate {
+    fn vacant() -> Self {
+        Gate { receiver: None, label: 0, charged_to: Handle::NONE }
+    }
+}
+
 /// An IPC gate (seed 002: "IPC Gate is bound to Receiver (Thread) ... Add a Label").
 #[derive(Clone, Copy, Debug)]
 pub struct Gate {

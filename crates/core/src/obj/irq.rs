@@ -27,6 +27,12 @@ impl Irq {
     }
 }
 
+impl crate::obj::table::Vacant for Irq {
+    fn vacant() -> Self {
+        Irq::new(None, None)
+    }
+}
+
 impl Linked for Irq {
     fn links(&mut self, _: Which) -> &mut Links {
         &mut self.links

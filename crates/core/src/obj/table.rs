@@ -6,6 +6,11 @@
 //! dereferenced: seed 001's thread-ID version check, for every object type. Storage is
 //! reserved once, so an object never moves (the arch's entry code may keep pointers to a
 //! thread's saved registers).
+//!
+//! A live object's generation is odd, a free slot's even (it holds a [`Vacant`] stand-in,
+//! never handed out): so one comparison with an odd handle generation says both "this
+//! object" and "alive", and a lookup is an index, a bounds check and that comparison
+//! (seed 001, "Avoid Table Lookups": TCB = area + number, then "Validate Thread ID").
 
 extern crate alloc;
 use alloc::vec::Vec;
@@ -19,13 +24,31 @@ pub struct Handle {
     pub generation: u32,
 }
 
+impl Handle {
+    /// A handle no object ever has (its generation is even).
+    pub const NONE: Handle = Handle { idx: u32::MAX, generation: 0 };
+}
+
+/// A value that stands in a free slot (it is never handed out).
+pub trait Vacant {
+    /// The stand-in.
+    fn vacant() -> Self;
+}
+
 /// A slot: `#[repr(C)]` so the generation the fast path checks sits just before the
-/// object's first fields (`Tcb` puts its hot fields there).
+/// object's first fields (`Tcb` puts its hot fields there). Odd generation: live.
 #[repr(C)]
 struct Slot<T> {
     generation: u32,
     next_free: u32,
-    value: Option<T>,
+    value: T,
+}
+
+impl<T> Slot<T> {
+    #[inline(always)]
+    fn live(&self) -> bool {
+        self.generation & 1 == 1
+    }
 }
 
 const NONE: u32 = u32::MAX;
@@ -80,7 +103,9 @@ impl<T> Table<T> {
             let idx = self.free_head;
             let slot = &mut self.slots[idx as usize];
             self.free_head = slot.next_free;
-            slot.value = Some(value);
+            slot.value = value;
+            // Even (free) to odd (live).
+            slot.generation = slot.generation.wrapping_add(1);
             self.live += 1;
             return Ok(Handle { idx, generation: slot.generation });
         }
@@ -92,19 +117,23 @@ impl<T> Table<T> {
         }
         let idx = self.slots.len() as u32;
         // A fixed table never reallocates: its capacity was reserved up front.
-        self.slots.push(Slot { generation: 1, next_free: NONE, value: Some(value) });
+        self.slots.push(Slot { generation: 1, next_free: NONE, value });
         self.live += 1;
         Ok(Handle { idx, generation: 1 })
     }
 
     /// Removes the object named by `h` and returns it; the slot's generation advances.
-    pub fn remove(&mut self, h: Handle) -> Option<T> {
+    pub fn remove(&mut self, h: Handle) -> Option<T>
+    where
+        T: Vacant,
+    {
         let slot = self.slots.get_mut(h.idx as usize)?;
-        if slot.generation != h.generation {
+        if slot.generation != h.generation || !slot.live() {
             return None;
         }
-        let v = slot.value.take()?;
-        slot.generation = slot.generation.wrapping_add(1).max(1);
+        let v = core::mem::replace(&mut slot.value, T::vacant());
+        // Odd (live) to even (free).
+        slot.generation = slot.generation.wrapping_add(1);
         slot.next_free = self.free_head;
         self.free_head = h.idx;
         self.live -= 1;
@@ -115,20 +144,21 @@ impl<T> Table<T> {
     #[inline(always)]
     pub fn get(&self, h: Handle) -> Option<&T> {
         let slot = self.slots.get(h.idx as usize)?;
-        if slot.generation != h.generation {
+        // Equal to an odd handle generation: this object, alive.
+        if slot.generation != h.generation || h.generation & 1 == 0 {
             return None;
         }
-        slot.value.as_ref()
+        Some(&slot.value)
     }
 
     /// The object named by `h`, mutably, if it is still alive.
     #[inline(always)]
     pub fn get_mut(&mut self, h: Handle) -> Option<&mut T> {
         let slot = self.slots.get_mut(h.idx as usize)?;
-        if slot.generation != h.generation {
+        if slot.generation != h.generation || h.generation & 1 == 0 {
             return None;
         }
-        slot.value.as_mut()
+        Some(&mut slot.value)
     }
 
     /// The objects named by `a` and `b`, both mutably, if both are alive and are not the
@@ -136,10 +166,13 @@ impl<T> Table<T> {
     #[inline(always)]
     pub fn pair_mut(&mut self, a: Handle, b: Handle) -> Option<(&mut T, &mut T)> {
         let [x, y] = self.slots.get_disjoint_mut([a.idx as usize, b.idx as usize]).ok()?;
-        if x.generation != a.generation || y.generation != b.generation {
+        if x.generation != a.generation
+            || y.generation != b.generation
+            || (a.generation & b.generation) & 1 == 0
+        {
             return None;
         }
-        Some((x.value.as_mut()?, y.value.as_mut()?))
+        Some((&mut x.value, &mut y.value))
     }
 
     /// Whether `h` names a live object.
@@ -149,9 +182,11 @@ impl<T> Table<T> {
 
     /// Every live object with its handle.
     pub fn iter(&self) -> impl Iterator<Item = (Handle, &T)> {
-        self.slots.iter().enumerate().filter_map(|(i, s)| {
-            s.value.as_ref().map(|v| (Handle { idx: i as u32, generation: s.generation }, v))
-        })
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.live())
+            .map(|(i, s)| (Handle { idx: i as u32, generation: s.generation }, &s.value))
     }
 
     /// Handles of every live object.
@@ -163,6 +198,38 @@ impl<T> Table<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Vacant for &str {
+        fn vacant() -> Self {
+            ""
+        }
+    }
+
+    impl Vacant for u64 {
+        fn vacant() -> Self {
+            0
+        }
+    }
+
+    impl Vacant for i32 {
+        fn vacant() -> Self {
+            0
+        }
+    }
+
+    #[test]
+    fn even_generations_are_never_live() {
+        let mut t = Table::with_capacity(2).unwrap();
+        let a = t.insert(5u64).unwrap();
+        assert_eq!(a.generation & 1, 1);
+        t.remove(a);
+        // The free slot's generation, even: no handle reaches the stand-in.
+        assert_eq!(t.get(Handle { idx: a.idx, generation: a.generation + 1 }), None);
+        assert_eq!(t.iter().count(), 0);
+        let b = t.insert(6).unwrap();
+        assert_eq!((b.idx, b.generation), (a.idx, a.generation + 2));
+        assert_eq!(t.get(b), Some(&6));
+    }
 
     #[test]
     fn generations_make_old_handles_stale() {

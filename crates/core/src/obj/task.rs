@@ -38,3 +38,18 @@ pub struct Task {
     /// The root task: owns all physical memory through its window.
     pub is_root: bool,
 }
+
+impl crate::obj::table::Vacant for Task {
+    fn vacant() -> Self {
+        Task {
+            root: PhysAddr(0),
+            asid: AsidTag::default(),
+            caps: CapSpace::empty(),
+            vm: BTreeMap::new(),
+            pt_frames: 0,
+            threads: 0,
+            charged_to: Handle::NONE,
+            is_root: false,
+        }
+    }
+}
