@@ -8,11 +8,12 @@ use pecan_mm::FreeList;
 use crate::kmem;
 use crate::platform::{Event, Platform, Resume};
 
-/// Sizes the object tables for a kernel heap of `heap` bytes.
-pub fn config(heap: u64, frames: u64, irq_lines: u32) -> Config {
-    let tcb = core::mem::size_of::<pecan_core::thread::Tcb<()>>() as u64 + 1024;
-    // A third of the heap for threads, the rest for everything else.
-    let threads = ((heap / 3) / tcb).clamp(64, 16384) as usize;
+/// Sizes the object tables for a kernel heap of `heap` bytes, with threads of `tcb` bytes
+/// (the TCB with the arch's saved registers).
+pub fn config(heap: u64, frames: u64, irq_lines: u32, tcb: u64) -> Config {
+    // Half of the heap for threads (the table is reserved at once: it never moves), the
+    // rest for everything else; at most 32,768 (the benchmark runs 20,000 and more).
+    let threads = ((heap / 2) / (tcb + 16)).clamp(64, 32768) as usize;
     Config {
         max_threads: threads,
         max_tasks: 1024,
@@ -42,7 +43,8 @@ pub fn build<M: Platform>(mut m: M, info: &BootInfo, archive: &[u8]) -> Kernel<M
     }
     let frame_bytes: u64 = split.frames.iter().map(|f| f.1).sum();
     let lines = pecan_hal::InterruptController::lines(m.irq());
-    let cfg = config(split.heap.1, frame_bytes, lines);
+    let tcb = core::mem::size_of::<pecan_core::thread::Tcb<M::Context>>() as u64;
+    let cfg = config(split.heap.1, frame_bytes, lines, tcb);
     log::info!(
         "kernel: heap {} MiB, {} MiB of kernel frames, up to {} threads; root owns {} MiB",
         split.heap.1 >> 20,

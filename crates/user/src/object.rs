@@ -9,10 +9,10 @@ use crate::cap::{AnyCap, CapSel, Console, Factory, Gate, IoPorts, Irq, Machine, 
 use crate::ipc::IpcError;
 use crate::utcb;
 
-/// Up to 12 result words of an invocation.
+/// Up to 16 result words of an invocation.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Results {
-    words: [u64; 12],
+    words: [u64; 16],
     n: usize,
 }
 
@@ -52,7 +52,7 @@ pub fn invoke(cap: CapSel, method: u64, args: &[u64]) -> Result<Results, IpcErro
     syscall(&mut r);
     Status(r.r0).result().map_err(|(error, phase)| IpcError { error, phase })?;
     let tag = MsgTag(r.r2);
-    let mut out = Results { n: tag.words().min(12), ..Default::default() };
+    let mut out = Results { n: tag.words().min(16), ..Default::default() };
     for i in 0..out.n {
         out.words[i] = if i < pecan_abi::REG_MRS { r.mr[i] } else { utcb::mr(i) };
     }

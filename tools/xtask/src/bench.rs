@@ -1,6 +1,12 @@
 //! `xtask bench`: boots `init=bench` under `-icount shift=0` for every configuration (all
 //! optimizations on, then each switched off in turn), collects the `BENCH <name> <value>`
 //! lines, writes `bench/results/<arch>.json` and prints a table.
+//!
+//! Every configuration runs twice: the figures come from a kernel built as the default
+//! one (no event counters: counting costs instructions), the kernel events per IPC
+//! (address-space switches, TLB flushes, exceptions, fast-path hits) from a short run of
+//! the same configuration with the `counters` feature. With the fast path on, a round
+//! trip must take it twice, or the run fails (the CI smoke run checks this).
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
@@ -43,8 +49,49 @@ const REQUIRED: &[&str] = &[
     "tlb_flushes_per_roundtrip_inter",
 ];
 
-/// Metrics reported for every ablation.
-const ABLATION_METRICS: &[&str] = &["ipc_roundtrip_inter", "ipc_roundtrip_intra", "ipc_oneway_inter"];
+/// Metrics reported for every ablation (from its figures run).
+const ABLATION_METRICS: &[&str] = &[
+    "null_syscall_roundtrip",
+    "ipc_roundtrip_inter",
+    "ipc_roundtrip_intra",
+    "ipc_oneway_inter",
+    "ipc_roundtrip_inter_words_8",
+    "scaling_threads_10000_ipc_roundtrip_inter",
+];
+
+/// The suffix of the per-IPC kernel event metrics (taken from the counters run).
+const EVENTS: &str = "_per_roundtrip_inter";
+
+/// The fast-path metric the smoke run checks.
+const FASTPATH_HITS: &str = "fastpath_per_roundtrip_inter";
+
+/// The features of a configuration: `keep` (the optimizations left on) and, for the events
+/// run, the counters.
+fn features(keep: &[&str], counters: bool) -> String {
+    keep.iter().copied().chain(counters.then_some(COUNTERS)).collect::<Vec<_>>().join(",")
+}
+
+/// Runs one configuration (its figures run unless `quick`, then its counters run) and
+/// returns its metrics: the figures, plus the event metrics of the counters run. Checks
+/// the fast path was taken if `fastpath` is among `keep`.
+fn configuration(arch: Arch, keep: &[&str], quick: bool, tag: &str) -> Result<BTreeMap<String, f64>> {
+    let mut m =
+        if quick { BTreeMap::new() } else { run_once(arch, &features(keep, false), true, false, tag)? };
+    let events = run_once(arch, &features(keep, true), true, true, &format!("{tag}_counters"))?;
+    for (k, v) in &events {
+        // Quick: everything from the one run; else only what the figures run cannot say.
+        if quick || k.ends_with(EVENTS) {
+            m.insert(k.clone(), *v);
+        }
+    }
+    if keep.contains(&"fastpath") {
+        match events.get(FASTPATH_HITS) {
+            Some(v) if (1.9..=2.1).contains(v) => {}
+            v => bail!("{arch} ({tag}): {FASTPATH_HITS} is {v:?}, expected 2: the fast path was not taken"),
+        }
+    }
+    Ok(m)
+}
 
 fn ablations() -> Result<Vec<Ablation>> {
     let text = std::fs::read_to_string(root().join("bench/ablations.toml"))
@@ -132,11 +179,11 @@ fn qemu_version(arch: Arch) -> String {
 /// and the fast path was taken). Returns the exit code.
 pub fn run(arches: &[Arch], quick: bool) -> Result<i32> {
     let abl = ablations()?;
-    let all: Vec<String> = abl.iter().map(|a| a.feature.clone()).collect();
+    let all: Vec<&str> = abl.iter().map(|a| a.feature.as_str()).collect();
     let mut failed = false;
     for &arch in arches {
         println!("== bench {arch}: all optimizations on{}", if quick { " (quick)" } else { "" });
-        let mut metrics = match run_once(arch, COUNTERS, false, quick, "default") {
+        let mut metrics = match configuration(arch, &all, quick, "default") {
             Ok(m) => m,
             Err(e) => {
                 eprintln!("xtask: {e:#}");
@@ -146,13 +193,12 @@ pub fn run(arches: &[Arch], quick: bool) -> Result<i32> {
         };
         if !quick {
             for a in &abl {
-                let keep: Vec<&str> =
-                    all.iter().filter(|f| **f != a.feature).map(String::as_str).chain([COUNTERS]).collect();
+                let keep: Vec<&str> = all.iter().copied().filter(|f| *f != a.feature).collect();
                 println!("== bench {arch}: without {} ({})", a.name, a.what);
-                match run_once(arch, &keep.join(","), true, false, &format!("no_{}", a.name)) {
+                match configuration(arch, &keep, false, &format!("no_{}", a.name)) {
                     Ok(m) => {
-                        for k in ABLATION_METRICS {
-                            if let Some(v) = m.get(*k) {
+                        for (k, v) in &m {
+                            if ABLATION_METRICS.contains(&k.as_str()) || k.ends_with(EVENTS) {
                                 metrics.insert(format!("ablation_no_{}_{}", a.name, k), *v);
                             }
                         }
@@ -168,8 +214,9 @@ pub fn run(arches: &[Arch], quick: bool) -> Result<i32> {
             "arch": arch.name(),
             "git_revision": git_revision(),
             "qemu_version": qemu_version(arch),
-            "unit": "guest instructions (QEMU -icount shift=0)",
+            "unit": "guest instructions (QEMU -icount shift=0); *_per_roundtrip_inter: kernel events per round trip",
             "quick": quick,
+            "ablations": abl.iter().map(|a| serde_json::json!({"name": a.name, "feature": a.feature, "what": a.what})).collect::<Vec<_>>(),
             "metrics": metrics,
         });
         // The smoke version does not overwrite the recorded results.
@@ -177,7 +224,7 @@ pub fn run(arches: &[Arch], quick: bool) -> Result<i32> {
         let path = dir.join(format!("{}.json", arch.name()));
         std::fs::create_dir_all(path.parent().unwrap())?;
         std::fs::write(&path, serde_json::to_string_pretty(&json)? + "\n")?;
-        print_table(arch, &metrics);
+        print_table(arch, &metrics, &abl);
         println!("wrote {}", path.display());
         for k in REQUIRED {
             if !metrics.contains_key(*k) {
@@ -189,12 +236,65 @@ pub fn run(arches: &[Arch], quick: bool) -> Result<i32> {
     Ok(if failed { 1 } else { 0 })
 }
 
-fn print_table(arch: Arch, m: &BTreeMap<String, f64>) {
+fn print_table(arch: Arch, m: &BTreeMap<String, f64>, abl: &[Ablation]) {
+    let get = |k: &str| m.get(k).copied();
+    let show = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.1}"));
     println!();
     println!("{arch}: guest instructions per operation (-icount shift=0)");
-    println!("{:-<64}", "");
-    for (k, v) in m {
-        println!("{k:<52} {v:>10.1}");
+    println!("{:-<72}", "");
+    const HEAD: &[&str] = &[
+        "null_syscall_roundtrip",
+        "as_switch",
+        "ipc_oneway_intra",
+        "ipc_oneway_inter",
+        "ipc_roundtrip_intra",
+        "ipc_roundtrip_inter",
+        "oneway_to_floor_ratio",
+        "tlb_flushes_per_roundtrip_inter",
+        "as_switches_per_roundtrip_inter",
+        "exceptions_per_roundtrip_inter",
+        "fastpath_per_roundtrip_inter",
+    ];
+    for k in HEAD {
+        println!("{k:<56} {:>14}", show(get(k)));
     }
-    println!("{:-<64}", "");
+    // The ablation table: each optimization off in turn.
+    let names: Vec<&str> = abl
+        .iter()
+        .map(|a| a.name.as_str())
+        .filter(|n| m.contains_key(&format!("ablation_no_{n}_ipc_roundtrip_inter")))
+        .collect();
+    if !names.is_empty() {
+        println!("{:-<72}", "");
+        println!(
+            "{:<20} {:>12} {:>12} {:>10} {:>14}",
+            "without", "rt inter", "rt intra", "null", "TLB flush/rt"
+        );
+        println!(
+            "{:<20} {:>12} {:>12} {:>10} {:>14}",
+            "(all on)",
+            show(get("ipc_roundtrip_inter")),
+            show(get("ipc_roundtrip_intra")),
+            show(get("null_syscall_roundtrip")),
+            show(get("tlb_flushes_per_roundtrip_inter"))
+        );
+        for n in names {
+            let a = |k: &str| get(&format!("ablation_no_{n}_{k}"));
+            println!(
+                "{n:<20} {:>12} {:>12} {:>10} {:>14}",
+                show(a("ipc_roundtrip_inter")),
+                show(a("ipc_roundtrip_intra")),
+                show(a("null_syscall_roundtrip")),
+                show(a("tlb_flushes_per_roundtrip_inter"))
+            );
+        }
+    }
+    println!("{:-<72}", "");
+    // Everything else, by name.
+    for (k, v) in m {
+        if !k.starts_with("ablation_no_") && !HEAD.contains(&k.as_str()) {
+            println!("{k:<56} {v:>14.1}");
+        }
+    }
+    println!("{:-<72}", "");
 }

@@ -95,8 +95,10 @@ pub fn run() -> Result<i32> {
                 bars.push((format!("{arch}: all on"), *v));
             }
             for (k, v) in m {
-                if let Some(name) =
-                    k.strip_prefix("ablation_no_").and_then(|r| r.strip_suffix("_ipc_roundtrip_inter"))
+                if let Some(name) = k
+                    .strip_prefix("ablation_no_")
+                    .and_then(|r| r.strip_suffix("_ipc_roundtrip_inter"))
+                    .filter(|n| !n.contains("_scaling_"))
                 {
                     bars.push((format!("{arch}: no {name}"), *v));
                 }

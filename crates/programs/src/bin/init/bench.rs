@@ -48,6 +48,9 @@ fn server(bi: &BootInfo, words: u64, mode: u64) -> (Child, Gate) {
 }
 
 /// Calls `gate` with `words` words `n` times; returns instructions per round trip (×1000).
+/// Never inlined: every measurement runs the very same loop (inlined copies could differ in
+/// register allocation, and so in instructions per iteration).
+#[inline(never)]
 fn round_trips(gate: Gate, words: usize, n: u64) -> u64 {
     let control = Control::new(Sys::Call, Timeout::NEVER, Timeout::NEVER).0;
     let tag = MsgTag::new(0, words, 0).0;
@@ -113,6 +116,7 @@ extern "C" fn long_sleeper(_: u64) -> ! {
 
 /// Yields `n` times against another thread at the same priority; instructions per
 /// switch (×1000).
+#[inline(never)]
 fn yields(n: u64) -> u64 {
     let y = Control::new(Sys::Yield, Timeout::NEVER, Timeout::NEVER).0;
     let mut r = Regs::default();
@@ -157,11 +161,14 @@ fn many_threads(count: u64, entry: extern "C" fn(u64) -> !, first_index: u64) ->
 /// Runs the benchmarks; returns the exit code.
 pub fn run(bi: &BootInfo) -> u64 {
     let mode = cmdline_get(bi.cmdline(), "bench");
-    if mode == Some(b"profile") {
+    if mode == Some(b"profile") || mode == Some(b"profile-threads") {
         // Only the inter-address-space round trip, for instruction profiles of the kernel
-        // (QEMU -d exec): little else runs.
+        // (QEMU -d exec): little else runs (with `profile-threads`, after 100 more threads).
         Thread::at(std_slots::THREAD).set_priority(PRIO, 0).expect("priority");
         let (_srv, gate) = server(bi, 0, 0);
+        if mode == Some(b"profile-threads") {
+            many_threads(100, idle_waiter, 1000);
+        }
         print_milli("ipc_roundtrip_inter", round_trips(gate, 0, 1000));
         println!("bench: done");
         return 0;
@@ -190,6 +197,8 @@ pub fn run(bi: &BootInfo) -> u64 {
     let intra_switch = yields(n);
     y.thread.suspend().ok();
     let (ych, _) = server(bi, 0, 1);
+    // Let it fault its pages in (its pager runs below the measured priority).
+    ipc::sleep(Duration::from_millis(20));
     let inter_switch = yields(n);
     ych.thread.suspend().ok();
     print_milli("yield_switch_intra", intra_switch);
@@ -209,11 +218,16 @@ pub fn run(bi: &BootInfo) -> u64 {
     print_milli("ipc_oneway_intra", rt_intra / 2);
     print_milli("ipc_roundtrip_inter", rt_inter);
     print_milli("ipc_oneway_inter", rt_inter / 2);
-    let per = |x: u64| x * 1000 / (n + 16);
-    print_milli("tlb_flushes_per_roundtrip_inter", per(k[6]));
-    print_milli("as_switches_per_roundtrip_inter", per(k[5]));
-    print_milli("syscalls_per_roundtrip_inter", per(k[0]));
-    print_milli("fastpath_per_roundtrip_inter", per(k[11]));
+    // Kernel events per round trip, if the kernel counts them (its `counters` feature,
+    // which `cargo xtask bench` turns on for a separate run: counting costs instructions).
+    if k[0] > 0 {
+        let per = |x: u64| x * 1000 / (n + 16);
+        print_milli("tlb_flushes_per_roundtrip_inter", per(k[6]));
+        print_milli("as_switches_per_roundtrip_inter", per(k[5]));
+        print_milli("syscalls_per_roundtrip_inter", per(k[0]));
+        print_milli("exceptions_per_roundtrip_inter", per(k[12]));
+        print_milli("fastpath_per_roundtrip_inter", per(k[11]));
+    }
     let floor = null + inter_switch.saturating_sub(intra_switch);
     if let Some(ratio) = (rt_inter / 2 * 1000).checked_div(floor) {
         print_milli("oneway_to_floor_ratio", ratio);
