@@ -265,3 +265,37 @@ fn a_reply_to_a_fault_goes_slow() {
     expect_fast(&mut w, 0, |w| w.reply_wait(s.h, tag(0, 0), &[]));
     assert_eq!(w.state(c.h), State::Ready, "the fault reply resumed the client");
 }
+
+/// The fast path's address-space switch uses the TCB's cached root and ASID only while
+/// the ASID generation is current: with one ASID in all, every switch between the two
+/// tasks recycles it (a rollover, a full flush), and each task still sees its own page.
+#[test]
+fn asid_rollover_refreshes_the_cached_space() {
+    const V: u64 = 0x1000_0000;
+    let mut w = World::with(2, World::config());
+    let st = w.new_task();
+    let ct = w.new_task();
+    w.give_page(ram(0x5000), st, V, pecan_abi::MemRights::RW);
+    w.give_page(ram(0x6000), ct, V, pecan_abi::MemRights::RW);
+    let s = w.new_thread(st, 100);
+    let c = w.new_thread(ct, 100);
+    let g = w.new_gate(s, 0x42);
+    w.give_cap(g, ct, GATE);
+    w.start(s);
+    w.start(c);
+    w.go();
+    w.wait(s.h);
+    let (s_task, c_task) = (w.task_h(st), w.task_h(ct));
+    for _ in 0..4 {
+        let rollovers = w.k.asids.generation();
+        expect_fast(&mut w, 1, |w| w.call(c.h, GATE, tag(0, 0), &[]));
+        assert_eq!(w.k.active_task, Some(s_task));
+        if w.k.asids.tagged() {
+            assert!(w.k.asids.generation() > rollovers, "the switch took the only ASID");
+        }
+        assert_eq!(w.access(s_task, V, true), Ok(pecan_hal::PhysAddr(ram(0x5000))));
+        expect_fast(&mut w, 1, |w| w.reply_wait(s.h, tag(0, 0), &[]));
+        assert_eq!(w.k.active_task, Some(c_task));
+        assert_eq!(w.access(c_task, V, true), Ok(pecan_hal::PhysAddr(ram(0x6000))));
+    }
+}

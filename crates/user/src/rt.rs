@@ -112,7 +112,9 @@ unsafe impl GlobalAlloc for Heap {
     }
 }
 
-#[global_allocator]
+// Only a program's allocator: a host test binary that links this crate (the workspace's
+// `cargo test` unifies the `rt` feature into every crate using it) keeps the system one.
+#[cfg_attr(target_os = "none", global_allocator)]
 static HEAP: Heap = Heap {
     lock: AtomicBool::new(false),
     inner: core::cell::UnsafeCell::new(linked_list_allocator::Heap::empty()),
