@@ -77,5 +77,17 @@ pub fn boot<M: Platform>(mut m: M, info: &BootInfo, archive: &[u8]) -> pecan_cor
         log::info!("  {:#014x}..{:#014x} {:?}", r.base, r.end(), r.kind);
     }
     log::info!("memory: {} MiB usable", info.memory.usable_bytes() >> 20);
+    // Show the timer is alive before user space takes over (a few milliseconds).
+    m.enable_interrupts();
+    for i in 1..=3 {
+        let t = m.ticks();
+        let mut waits = 0u32;
+        while m.ticks() == t && waits < 1_000_000 {
+            m.wait_for_interrupt();
+            waits += 1;
+        }
+        log::info!("tick {i}");
+    }
+    m.disable_interrupts();
     run::build(m, info, archive)
 }
