@@ -61,6 +61,14 @@ pub enum State {
         /// of completing a system call.
         source: Source,
     },
+    /// Locked in a long IPC (string items, `ipc/longipc.rs`): the receiver while its
+    /// sender copies, or the sender while the receiver's pager resolves a page fault in
+    /// the receiver's buffer. Not runnable, accepts nothing; in no list (the transfer is
+    /// recorded in the sender's TCB). See `docs/long-ipc.md`.
+    Locked {
+        /// The partner of the transfer.
+        partner: Handle,
+    },
 }
 
 impl State {

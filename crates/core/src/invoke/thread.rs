@@ -18,6 +18,7 @@ fn state_code(s: State) -> u64 {
         State::Sending { .. } => 2,
         State::Receiving(_) => 3,
         State::WaitReply { .. } => 4,
+        State::Locked { .. } => 5,
     }
 }
 

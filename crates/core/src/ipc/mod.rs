@@ -400,7 +400,7 @@ impl<H: Hal> Kernel<H> {
                 Source::User => self.set_error(h, Error::Timeout, Phase::Receive),
                 Source::Kernel => self.fault_unhandled(h, Error::Timeout),
             },
-            State::Ready | State::Inactive => return,
+            State::Ready | State::Inactive | State::Locked { .. } => return,
         }
         if self.threads.get(h).is_some_and(|t| t.state.is_blocked()) {
             self.wake(h);
@@ -428,7 +428,7 @@ impl<H: Hal> Kernel<H> {
                 }
                 Phase::Receive
             }
-            State::Ready | State::Inactive => return false,
+            State::Ready | State::Inactive | State::Locked { .. } => return false,
         };
         self.set_error(h, e, phase);
         self.wake(h);
