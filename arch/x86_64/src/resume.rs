@@ -68,7 +68,23 @@ pub fn resume(mut r: Resume<Context>) -> ! {
     }
 }
 
+/// [`resume`] for `Resume::User(c)`, inlined into a caller that knows where it goes (the
+/// system-call route): the same checks, then the same exit.
+///
+/// # Safety
+/// `c` is the context the kernel chose (its current thread's), alive in its TCB and not
+/// referenced elsewhere while the kernel does not run.
+#[inline(always)]
+pub unsafe fn resume_user(c: *mut Context) -> ! {
+    // SAFETY: the caller's promise.
+    match guard::check(unsafe { &mut (*c).regs }) {
+        Ok(exit) => leave(c, exit),
+        Err(fault) => resume(dispatch(Event::Fault(fault))),
+    }
+}
+
 /// Returns to user mode in `c`, which `guard::check` accepted.
+#[inline(always)]
 fn leave(c: *mut Context, exit: Exit) -> ! {
     // SAFETY: this CPU's block, interrupts disabled.
     let p = unsafe { &mut *percpu::this() };

@@ -14,9 +14,11 @@
 // the current thread's TrapFrame (the same address as TSS.RSP0); the pushes build exactly
 // the frame an interrupt from user mode would (ss, rsp, rflags = r11, cs, rip = rcx, error
 // 0, vector = VECTOR_SYSCALL, then r15..rax), so the kernel sees one format. Then rsp =
-// gs:[kernel_stack] and `call pecan_syscall` (Rust, syscall.rs), which never returns: it
-// hands the event to the kernel and leaves through return.S. Interrupts stay masked
-// throughout (FMASK cleared IF).
+// gs:[kernel_stack] and `call {route}`, which never returns: with the `fastpath` feature
+// the platform's `pecan_x86_64_syscall` (the kernel's fast path, then its general path, no
+// event and no handler indirection), else `pecan_syscall` (syscall.rs: `Event::Syscall` to
+// the registered handler); both leave through return.S. Interrupts stay masked throughout
+// (FMASK cleared IF).
 
 .section .text.entry, "ax"
 .code64
@@ -50,5 +52,5 @@ pecan_syscall_entry:
     push rax
     mov rsp, gs:[{kernel_stack}]
     xor ebp, ebp
-    call pecan_syscall
+    call {route}
     ud2

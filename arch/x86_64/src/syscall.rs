@@ -19,7 +19,20 @@ core::arch::global_asm!(
     user_ds = const USER_DS,
     user_cs = const USER_CS,
     vector_syscall = const VECTOR_SYSCALL,
+    route = sym route,
 );
+
+#[cfg(feature = "fastpath")]
+unsafe extern "C" {
+    /// The platform's system-call route (`fastpath` feature): called by `syscall.S` on the
+    /// kernel stack once the registers are in the thread's context; it runs the kernel's
+    /// fast path, else its general path, and leaves through [`resume::resume`]. Never
+    /// returns.
+    #[link_name = "pecan_x86_64_syscall"]
+    fn route() -> !;
+}
+#[cfg(not(feature = "fastpath"))]
+use self::pecan_syscall as route;
 
 // The pushes in syscall.S fill exactly one frame.
 const _: () = assert!(TRAP_FRAME_SIZE == 22 * 8);
@@ -59,7 +72,7 @@ pub fn init() {
 }
 
 /// Called by `syscall.S` on the kernel stack once the registers are in the thread's
-/// context.
+/// context (without the `fastpath` feature: with it, the platform's route is called).
 #[unsafe(no_mangle)]
 extern "C" fn pecan_syscall() -> ! {
     fpu::save_on_entry();

@@ -180,8 +180,9 @@ impl<H: Hal> Kernel<H> {
         let top = self.sched.top();
         let (rt, st) = self.threads.pair_mut(r, s)?;
         let tag = rt.ctx.sys_tag();
-        let caller_waits =
-            (st.state == State::WaitReply { callee: r, source: Source::User }) & (st.call_count == n);
+        // A `matches!`, not `==`: the derived `PartialEq` of `State` is not inlined.
+        let caller_waits = matches!(st.state, State::WaitReply { callee, source: Source::User } if callee == r)
+            & (st.call_count == n);
         let nothing_queued = rt.send_queue.is_empty() & rt.pending_irqs.is_empty();
         let slow = st.resources
             | rt.resources
@@ -237,8 +238,13 @@ impl<H: Hal> Kernel<H> {
             return;
         }
         if space.generation == self.asids.generation() {
-            self.hal.mmu().activate(space.root, Asid(space.asid), false);
+            // Untagged, every switch drops the old translations, as `Kernel::activate`'s.
+            let untagged = !self.asids.tagged();
+            self.hal.mmu().activate(space.root, Asid(space.asid), untagged);
             bump(&mut self.counters.as_switches);
+            if untagged {
+                bump(&mut self.counters.tlb_flushes);
+            }
             self.active_task = Some(task);
             return;
         }

@@ -371,15 +371,19 @@ impl<H: Hal> Kernel<H> {
     }
 
     /// [`Kernel::activate`], then records the address space in `thread`'s cache for the
-    /// fast path (if the task holds an ASID of the current generation: untagged, the
-    /// cache stays empty and every switch takes this way, flushing).
+    /// fast path: its root with the ASID it holds in the current generation, or, untagged
+    /// (no ASIDs: every switch flushes), its root with ASID 0 (the fast path then loads it
+    /// flushing, as [`Kernel::activate`] does).
     #[inline(never)]
     pub fn activate_and_cache(&mut self, thread: Handle, task: Handle) {
         self.activate(task);
         let Some(t) = self.tasks.get(task) else { return };
-        let Some(asid) = self.asids.current(&t.asid) else { return };
-        let space =
-            crate::thread::SpaceCache { root: t.root, generation: self.asids.generation(), asid: asid.0 };
+        let asid = match self.asids.current(&t.asid) {
+            Some(a) => a.0,
+            None if !self.asids.tagged() => 0,
+            None => return,
+        };
+        let space = crate::thread::SpaceCache { root: t.root, generation: self.asids.generation(), asid };
         if let Some(th) = self.threads.get_mut(thread) {
             th.space = space;
         }

@@ -5,12 +5,14 @@
 //! through the entry-point request in [`limine`]. Both finish arch initialization, build
 //! the `BootInfo` and boot the arch-neutral kernel, which starts `init` from the boot
 //! archive built into the image; the kernel then lives in [`KERNEL`] and the arch's entry
-//! paths hand it every event through [`handle`].
+//! paths hand it every event through [`handle`], except system calls with the `fastpath`
+//! feature, which `SYSCALL` brings straight to [`pecan_x86_64_syscall`].
 #![no_std]
 #![no_main]
 
 mod limine;
 
+use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use pecan_core::Kernel;
@@ -22,14 +24,54 @@ use spin::Mutex;
 /// here by `build.rs`; empty in a kernel built without it.
 static BOOTFS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/bootfs.bin"));
 
-/// The running kernel (one CPU runs it; the lock keeps it that way).
-static KERNEL: Mutex<Option<Kernel<X86>>> = Mutex::new(None);
+/// The running kernel (one CPU runs it; the lock keeps it that way), written once by `run`
+/// before user mode is entered (and so before any event can arrive: every event comes from
+/// user mode or from the idle loop, which only the first return to user mode leads to).
+/// No `Option`: the system-call route does not pay for a check that cannot fail.
+static KERNEL: Mutex<MaybeUninit<Kernel<X86>>> = Mutex::new(MaybeUninit::uninit());
+
+/// Set once `KERNEL` holds the kernel.
+static BUILT: AtomicBool = AtomicBool::new(false);
 
 /// The arch's event handler: runs the kernel on one event and says where to go.
 fn handle(ev: Event) -> Resume<Context> {
-    let mut k = KERNEL.lock();
-    let k = k.as_mut().expect("an event before the kernel was built");
+    if !BUILT.load(Ordering::Acquire) {
+        panic!("event {ev:?} before the kernel was built");
+    }
+    let mut slot = KERNEL.lock();
+    // SAFETY: `BUILT` says `run` wrote the kernel; it is never taken out.
+    let k = unsafe { slot.assume_init_mut() };
     pecan_kernel::run::handle(k, ev)
+}
+
+/// The `SYSCALL` route (`syscall.S`, `fastpath` feature): a system call from ring 3, its
+/// registers saved in the running thread's context, on this CPU's kernel stack. The FPU
+/// state of its owner is saved (the lazy FPU's entry work), then the core's fast path,
+/// else its general path, under the kernel lock; then the return to user mode (its checks,
+/// and the per-thread work only when the thread changes), lock released. Never returns.
+#[unsafe(no_mangle)]
+extern "C" fn pecan_x86_64_syscall() -> ! {
+    pecan_x86_64::fpu::save_on_entry();
+    let r = {
+        let mut slot = KERNEL.lock();
+        let mut k = slot.as_mut_ptr();
+        // SAFETY: an empty instruction sequence: it only hides where the pointer came
+        // from, so the fast path addresses the kernel's fields from one base register
+        // instead of rebuilding each static address. It touches no memory.
+        #[allow(clippy::pointers_in_nomem_asm_block)]
+        unsafe {
+            core::arch::asm!("/* {0} */", inout(reg) k, options(nomem, nostack, preserves_flags))
+        };
+        // SAFETY: a system call comes from user mode, which `run` enters only after
+        // writing the kernel (see `KERNEL`); it is never taken out; the lock is held.
+        pecan_kernel::run::syscall(unsafe { &mut *k })
+    };
+    match r {
+        // SAFETY: the kernel answered with its current thread's context, alive in its
+        // TCB; the lock is released, so nothing else references it until the next entry.
+        Resume::User(c) => unsafe { pecan_x86_64::resume::resume_user(c) },
+        r => pecan_x86_64::resume::resume(r),
+    }
 }
 
 /// The Rust entry from U-Boot's stub: `argc`/`argv` are `bootelf`'s arguments (physical
@@ -48,8 +90,10 @@ fn run(mut m: X86, info: &pecan_boot::BootInfo) -> ! {
     }
     let k = pecan_kernel::boot(m, info, BOOTFS);
     let first = {
-        let mut g = KERNEL.lock();
-        pecan_kernel::run::first(g.insert(k))
+        let mut slot = KERNEL.lock();
+        let k = slot.write(k);
+        BUILT.store(true, Ordering::Release);
+        pecan_kernel::run::first(k)
     };
     pecan_x86_64::resume::start(handle, first)
 }
