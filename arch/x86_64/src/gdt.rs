@@ -59,5 +59,7 @@ pub fn init(kernel_stack: u64) {
 pub fn set_kernel_stack(rsp0: u64) {
     // SAFETY: a single aligned 8-byte store into the static TSS of this (only) CPU; the CPU
     // reads it only on a privilege change, which cannot happen concurrently in the kernel.
-    unsafe { (*TSS.get()).privilege_stack_table[0] = VirtAddr::new(rsp0) };
+    // `rsp0` is the end of a frame inside a TCB, a kernel (canonical) address: no check
+    // (this runs on every thread switch, the IPC fast path's included).
+    unsafe { (*TSS.get()).privilege_stack_table[0] = VirtAddr::new_unsafe(rsp0) };
 }
