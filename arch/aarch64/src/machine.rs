@@ -1,7 +1,7 @@
 //! The AArch64 machine: `pecan_hal::Hal` for the core and `pecan_kernel::Machine` for the
 //! kernel runtime and its self-tests.
 
-use pecan_hal::{Hal, PhysAddr, VirtAddr};
+use pecan_hal::{CopyFault, Hal, PhysAddr, VirtAddr};
 use pecan_kernel::{Event, Machine};
 use spin::Once;
 
@@ -147,6 +147,19 @@ impl Hal for Aarch64 {
     }
     fn exit(&mut self, code: u32) -> ! {
         crate::semihosting::exit(code)
+    }
+
+    const WINDOW_BASE: u64 = crate::copy::WINDOW_BASE;
+
+    fn copy_virt(&mut self, dst: VirtAddr, src: VirtAddr, len: usize) -> Result<(), CopyFault> {
+        // SAFETY: the core passes only addresses it checked (the trait's contract).
+        unsafe { crate::copy::copy(dst.0, src.0, len as u64) }
+    }
+    fn kernel_va(&self, pa: PhysAddr) -> VirtAddr {
+        VirtAddr(crate::physmem::va(pa.0))
+    }
+    fn preempt_pending(&mut self) -> bool {
+        crate::copy::preempt_pending()
     }
 }
 

@@ -56,6 +56,15 @@ extern "C" fn pecan_aarch64_trap(frame: &mut Regs, vector: u64) {
                 frame.elr += 4;
                 return;
             }
+            // A data abort inside long IPC's copy returns the fault (`copy.rs`'s protocol).
+            if esr.class() == ec::DABT_CURRENT
+                && let Some(pad) = crate::copy::copy_fixup(frame.elr)
+            {
+                frame.x[0] = FAR_EL1.get();
+                frame.x[1] = esr.0;
+                frame.elr = pad;
+                return;
+            }
             fault(frame, vector, esr, None)
         }
         vector::EL1_IRQ => crate::machine::irq(),

@@ -1,6 +1,6 @@
 //! `pecan_hal::Hal` for x86_64: the machine as the core sees it.
 
-use pecan_hal::{Hal, Timer};
+use pecan_hal::{CopyFault, Hal, PhysAddr, Timer, VirtAddr};
 use x86_64::instructions::port::Port;
 
 use crate::context::Context;
@@ -71,6 +71,19 @@ impl Hal for X86 {
     }
     fn exit(&mut self, code: u32) -> ! {
         crate::exit::qemu_exit(code)
+    }
+
+    const WINDOW_BASE: u64 = crate::copy::WINDOW_BASE;
+
+    fn copy_virt(&mut self, dst: VirtAddr, src: VirtAddr, len: usize) -> Result<(), CopyFault> {
+        // SAFETY: the core passes only addresses it checked (the trait's contract).
+        unsafe { crate::copy::copy(dst.0, src.0, len as u64) }
+    }
+    fn kernel_va(&self, pa: PhysAddr) -> VirtAddr {
+        VirtAddr(crate::layout::phys_to_virt(pa.0))
+    }
+    fn preempt_pending(&mut self) -> bool {
+        crate::copy::preempt_pending()
     }
 
     const HAS_IO_PORTS: bool = true;

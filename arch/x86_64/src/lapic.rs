@@ -24,6 +24,7 @@ const REG_TPR: u64 = 0x80;
 const REG_EOI: u64 = 0xb0;
 const REG_SVR: u64 = 0xf0;
 const REG_ESR: u64 = 0x280;
+const REG_IRR: u64 = 0x200;
 const REG_LVT_TIMER: u64 = 0x320;
 const REG_LVT_LINT0: u64 = 0x350;
 const REG_LVT_ERROR: u64 = 0x370;
@@ -68,6 +69,12 @@ pub fn init() {
 /// This CPU's APIC id.
 pub fn id() -> u32 {
     read(REG_ID) >> 24
+}
+
+/// Word `i` (vectors `32 i .. 32 i + 32`) of the Interrupt Request Register: interrupts
+/// accepted but not yet delivered (long IPC's preemption check).
+pub fn irr(i: u64) -> u32 {
+    read(REG_IRR + 0x10 * i)
 }
 
 /// Signals the end of the interrupt being handled.

@@ -25,6 +25,8 @@ pub mod boot;
 #[cfg(all(target_arch = "x86_64", target_os = "none"))]
 pub mod cell;
 #[cfg(all(target_arch = "x86_64", target_os = "none"))]
+pub mod copy;
+#[cfg(all(target_arch = "x86_64", target_os = "none"))]
 pub mod cpu;
 #[cfg(all(target_arch = "x86_64", target_os = "none"))]
 pub mod exit;

@@ -140,6 +140,15 @@ extern "C" fn pecan_trap(f: &mut TrapFrame) {
         None if v == exception::BP => {
             BREAKPOINTS.fetch_add(1, Ordering::Relaxed);
         }
+        // A page fault inside long IPC's copy returns the fault (`copy.rs`'s protocol).
+        None if v == fault::VECTOR_PF => match crate::copy::copy_fixup(f.rip) {
+            Some(pad) => {
+                f.rip = pad;
+                f.rax = crate::cpu::cr2();
+                f.rdx = f.error | 1 << 63;
+            }
+            None => kernel_fault(f),
+        },
         None => kernel_fault(f),
     }
 }

@@ -47,6 +47,9 @@ pub enum Error {
     /// A thread tried to receive from itself, call itself, or make its own thread inactive
     /// in a way that could never complete.
     Deadlock = 20,
+    /// A long IPC (string items) did not finish within its transfer timeout: a page fault
+    /// in a string was not resolved in time (or the timeout was 0). Both partners get it.
+    TransferTimeout = 21,
 }
 
 /// Who caused an error: the caller (bad arguments), the sender or the receiver of a
@@ -76,7 +79,7 @@ pub enum Phase {
 
 impl Error {
     /// Every error, in encoding order (for tests and tables).
-    pub const ALL: [Error; 20] = [
+    pub const ALL: [Error; 21] = [
         Error::Timeout,
         Error::Cancelled,
         Error::PartnerDeleted,
@@ -97,6 +100,7 @@ impl Error {
         Error::AlreadyBound,
         Error::NotBound,
         Error::Deadlock,
+        Error::TransferTimeout,
     ];
 
     /// Decodes the low byte of a status word.
@@ -107,7 +111,7 @@ impl Error {
     /// Who is at fault for this error.
     pub const fn fault(self) -> Fault {
         match self {
-            Error::Timeout | Error::Cancelled | Error::PartnerDeleted => Fault::None,
+            Error::Timeout | Error::Cancelled | Error::PartnerDeleted | Error::TransferTimeout => Fault::None,
             Error::MessageOverflow => Fault::Receiver,
             Error::BadFlexpage | Error::MalformedMessage => Fault::Sender,
             Error::OutOfMemory => Fault::Kernel,

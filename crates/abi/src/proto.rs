@@ -22,10 +22,17 @@ pub mod page_fault {
     pub const ADDR: usize = 0;
     /// Word 1: the instruction pointer of the fault.
     pub const IP: usize = 1;
-    /// Word 2: the access that faulted as `MemRights` bits (4 read, 2 write, 1 execute).
+    /// Word 2: the access that faulted as `MemRights` bits (4 read, 2 write, 1 execute),
+    /// with [`IN_TRANSFER`] for a fault of a long IPC's copy.
     pub const ACCESS: usize = 2;
     /// Number of words.
     pub const WORDS: usize = 3;
+    /// Flag in word [`ACCESS`]: the kernel faulted copying a string (long IPC) on the
+    /// thread's behalf (its instruction pointer is the system call's). The transfer waits
+    /// for the reply; a reply without a mapping that makes the access possible fails the
+    /// transfer with `BadAddress` for both partners, so a pager that cannot resolve it
+    /// should answer with an empty reply rather than none (`docs/long-ipc.md`).
+    pub const IN_TRANSFER: u64 = 8;
 }
 
 /// Exception messages: 5 untyped words. The handler's reply may set a new instruction

@@ -5,6 +5,7 @@
 //! the receiver accepts; thread control registers are private and never copied.
 
 use crate::MR_COUNT;
+use crate::timeout::Timeout;
 
 /// Number of buffer registers.
 pub const BR_COUNT: usize = 32;
@@ -29,6 +30,10 @@ pub const TCR_LABEL: usize = 1;
 /// TCR2: the UTCB's own user address (written by the kernel when the thread is created; on
 /// x86_64 the user library reads it FS-relative, since the thread's FS base is its UTCB).
 pub const TCR_SELF: usize = 2;
+/// TCR3: the thread's transfer timeouts for long IPC (`docs/long-ipc.md`), read by the
+/// kernel when a transfer with string items starts: 0 (the initial value) means never on
+/// both sides; otherwise [`xfer_timeouts`]' encoding.
+pub const TCR_XFER_TIMEOUTS: usize = 3;
 /// TCR8..: free for the thread's own use (thread-local words).
 pub const TCR_USER: usize = 8;
 
@@ -69,3 +74,19 @@ impl Default for Utcb {
 
 const _: () = assert!(core::mem::size_of::<Utcb>() == UTCB_SIZE);
 const _: () = assert!(UTCB_SIZE == 1024);
+
+/// The [`TCR_XFER_TIMEOUTS`] word: bit 32 set, the timeout the thread allows as a sender in
+/// bits 15..0 and as a receiver in bits 31..16. A transfer may wait for pagers until the
+/// earlier of the sender's send-side and the receiver's receive-side timeout, counted from
+/// its start.
+pub const fn xfer_timeouts(send: Timeout, recv: Timeout) -> u64 {
+    1 << 32 | (recv.raw() as u64) << 16 | send.raw() as u64
+}
+
+/// Decodes a [`TCR_XFER_TIMEOUTS`] word: `(send side, receive side)`; both never for 0.
+pub const fn decode_xfer_timeouts(w: u64) -> (Timeout, Timeout) {
+    if w & 1 << 32 == 0 {
+        return (Timeout::NEVER, Timeout::NEVER);
+    }
+    (Timeout::from_raw(w as u16), Timeout::from_raw((w >> 16) as u16))
+}

@@ -33,6 +33,8 @@ impl<H: Hal> Kernel<H> {
         if !self.threads.contains(t) {
             return Err(Error::StaleCap);
         }
+        // A long IPC it takes part in ends: its partner gets `PartnerDeleted`.
+        self.xfer_deleted(t);
         // Leave whatever it is blocked in (no error to deliver: it is going away).
         self.abort_ipc(t, Error::Cancelled);
         // Everyone blocked on it learns that the partner is gone.
@@ -100,6 +102,7 @@ impl<H: Hal> Kernel<H> {
             self.hal.mmu().deactivate();
             self.active_task = None;
         }
+        self.window_release(t);
         let Some(task) = self.tasks.remove(t) else { return Err(Error::StaleCap) };
         let pt = PageTable::<H::Pte>::new(task.root);
         let freed = pt.free_tables(self.hal.mem(), &mut self.frames, 0, USER_ROOT_ENTRIES) as u64;

@@ -57,6 +57,10 @@ impl<H: Hal> Kernel<H> {
     /// A fault could not be handled: the thread stops (it can be restarted with
     /// `SET_REGS` + `START`).
     pub(crate) fn fault_unhandled(&mut self, h: Handle, e: Error) {
+        if self.xfer_interrupted(h) {
+            // A page fault of a long IPC: the transfer fails for both instead.
+            return;
+        }
         let Some(t) = self.threads.get(h) else { return };
         let w = t.kmsg.words;
         log::warn!(

@@ -114,6 +114,8 @@ pub struct Kernel<H: Hal> {
     pub tick_hz: u64,
     /// Number of CPUs.
     pub cpus: usize,
+    /// Long IPC: transfers under way, the temporary mapping's window, the kernel buffer.
+    pub long: crate::ipc::longipc::LongIpc,
 }
 
 impl<H: Hal> Kernel<H> {
@@ -146,6 +148,7 @@ impl<H: Hal> Kernel<H> {
             exit_request: None,
             tick_hz,
             cpus: 1,
+            long: Default::default(),
         })
     }
 
@@ -342,7 +345,14 @@ impl<H: Hal> Kernel<H> {
 
     /// Loads the address space of the thread about to run (if it is not loaded already) and
     /// returns that thread. The arch calls this last, then restores the thread's registers.
+    /// While a long IPC is under way this is also where its sender copies; `None` (idle)
+    /// then may mean that an interrupt is pending in the middle of a copy. (The fast path
+    /// never comes here: it refuses locked threads and switches by itself.)
     pub fn prepare_return(&mut self) -> Option<Handle> {
+        if self.long.busy() {
+            // One load and branch on the general path (`ipc/longipc.rs`).
+            return self.prepare_return_long();
+        }
         let cur = self.sched.current?;
         let task = self.threads.get(cur)?.task;
         if self.active_task != Some(task) {

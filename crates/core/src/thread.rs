@@ -1,5 +1,7 @@
 //! The thread control block and the IPC states a thread can be in.
 
+extern crate alloc;
+
 use pecan_hal::PhysAddr;
 
 use crate::list::{Linked, Links, List, Which};
@@ -167,6 +169,10 @@ pub struct Tcb<C> {
     pub kmsg: KernelMsg,
     /// The factory the thread is charged to.
     pub charged_to: Handle,
+    /// The long IPC this thread is sending (`ipc/longipc.rs`), while it is under way.
+    pub xfer: Option<alloc::boxed::Box<crate::ipc::longipc::Xfer>>,
+    /// The sender of the long IPC this thread is receiving, while it is under way.
+    pub xfer_sender: Option<Handle>,
 }
 
 impl<C> Tcb<C> {
@@ -196,6 +202,8 @@ impl<C> Tcb<C> {
             exc_handler: 0,
             kmsg: KernelMsg::default(),
             charged_to,
+            xfer: None,
+            xfer_sender: None,
         }
     }
 }

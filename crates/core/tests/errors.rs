@@ -167,6 +167,21 @@ fn produce(e: Error) -> Option<(Error, Phase)> {
             w.err(w.root)
         }
         Error::Deadlock => deadlock(),
+        Error::TransferTimeout => {
+            // A string in an unmapped page of the sender, whose transfer timeout is 0: the
+            // page fault cannot be waited for.
+            let Scene { mut w, s, c, .. } = scene();
+            w.k.utcb_write(s.h, offset::BR + pecan_abi::utcb::BR_STRING_COUNT, 1);
+            let [a, b] = StringDesc { addr: 0x5000, len: 8, continued: false }.encode();
+            w.k.utcb_write(s.h, offset::BR + pecan_abi::utcb::BR_STRINGS, a);
+            w.k.utcb_write(s.h, offset::BR + pecan_abi::utcb::BR_STRINGS + 1, b);
+            let xt = pecan_abi::utcb::xfer_timeouts(ZERO, NEVER);
+            w.k.utcb_write(c.h, offset::TCR + pecan_abi::utcb::TCR_XFER_TIMEOUTS, xt);
+            w.wait(s.h);
+            let [a, b] = StringDesc { addr: 0x9000, len: 8, continued: false }.encode();
+            w.sys(c.h, Sys::Send, GATE, tag_items(1, 0, 1), &[a, b], NEVER, NEVER);
+            w.err(c.h)
+        }
     }
 }
 
@@ -206,7 +221,7 @@ fn fault_attribution_of_every_code() {
     for e in Error::ALL {
         let f = e.fault();
         let want = match e {
-            Error::Timeout | Error::Cancelled | Error::PartnerDeleted => Fault::None,
+            Error::Timeout | Error::Cancelled | Error::PartnerDeleted | Error::TransferTimeout => Fault::None,
             Error::MessageOverflow => Fault::Receiver,
             Error::BadFlexpage | Error::MalformedMessage => Fault::Sender,
             Error::OutOfMemory => Fault::Kernel,

@@ -9,6 +9,7 @@
 pub mod addr;
 pub mod console;
 pub mod context;
+pub mod copy;
 pub mod irq;
 pub mod mem;
 pub mod mmu;
@@ -18,6 +19,7 @@ pub mod timer;
 pub use addr::{PAGE_SIZE, PhysAddr, VirtAddr};
 pub use console::Console;
 pub use context::{FaultInfo, UserContext};
+pub use copy::CopyFault;
 pub use irq::InterruptController;
 pub use mem::PhysMem;
 pub use mmu::{Asid, Mmu};
@@ -58,6 +60,27 @@ pub trait Hal {
     fn cpu_id(&self) -> usize;
     /// Stops the machine with `code` (0: success). Under QEMU, exits QEMU.
     fn exit(&mut self, code: u32) -> !;
+
+    /// Long IPC ([`copy`]): the base of the kernel-only window region of every user
+    /// address space, aligned to 1 GiB, outside user space, in the part of the tree each
+    /// address space owns (x86_64: a kernel-half PML4 slot the kernel leaves empty;
+    /// AArch64: the top of TTBR0's range, above the 47-bit user space). The core builds
+    /// its tables with kernel-only table entries (x86_64 U/S = 0, AArch64 APTable) and
+    /// gives CPU `c` the level-1 slots `2c` and `2c + 1`.
+    const WINDOW_BASE: u64;
+    /// Long IPC: copies `len` bytes from virtual address `src` to `dst` of the loaded
+    /// address space (user pages, the window, or the direct map), with the arch's fault
+    /// fix-up: a page fault ends the copy with [`CopyFault`] instead of a kernel fault.
+    /// The core passes only addresses it checked: user addresses below the user top,
+    /// window addresses it mapped, direct-map addresses of frames it owns.
+    fn copy_virt(&mut self, dst: VirtAddr, src: VirtAddr, len: usize) -> Result<(), CopyFault>;
+    /// Long IPC: the kernel's virtual address of physical `pa` (the direct map), for
+    /// [`Hal::copy_virt`] to and from kernel frames.
+    fn kernel_va(&self, pa: PhysAddr) -> VirtAddr;
+    /// Long IPC: whether an interrupt is pending (the copy stops between two chunks and
+    /// lets it in). Interrupts stay disabled in the kernel; this is the event model's
+    /// "interrupts enabled during the transfer".
+    fn preempt_pending(&mut self) -> bool;
 
     /// Whether the machine has an I/O-port space (x86_64).
     const HAS_IO_PORTS: bool = false;

@@ -12,10 +12,9 @@ pub use context::SimContext;
 pub use pte::SimPte;
 
 use pecan_hal::{
-    Asid, Attrs, Console, Hal, InterruptController, Mmu, PAGE_SIZE, PhysAddr, PhysMem, PteFormat, PteKind,
-    Timer, VirtAddr,
+    Asid, Attrs, Console, CopyFault, Hal, InterruptController, Mmu, PAGE_SIZE, PhysAddr, PhysMem, PteFormat,
+    PteKind, Timer, VirtAddr,
 };
-use pecan_mm::PageTable;
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -243,7 +242,19 @@ pub struct Sim {
     pub console: SimConsole,
     /// I/O ports (a latch per port: reads return the last value written).
     pub ports: HashMap<u16, u32>,
+    /// Long IPC: an interrupt becomes pending after this many more preemption checks
+    /// (`None`: never). Each time it fires it is cleared.
+    pub preempt_after: Option<u32>,
+    /// Long IPC: preemption checks made.
+    pub preempt_checks: u64,
+    /// Long IPC: bytes copied by `copy_virt`.
+    pub copied: u64,
 }
+
+/// Where the simulated kernel's direct map of physical memory starts.
+pub const SIM_DIRECT_MAP: u64 = 0xffff_8000_0000_0000;
+/// The simulated window region (the top of the lower half, as on AArch64).
+pub const SIM_WINDOW_BASE: u64 = 0x0000_ff80_0000_0000;
 
 /// Why a simulated user access failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -264,6 +275,9 @@ impl Sim {
             irq: SimIrq { masked: vec![true; 64] },
             console: SimConsole::default(),
             ports: HashMap::new(),
+            preempt_after: None,
+            preempt_checks: 0,
+            copied: 0,
         }
     }
 
@@ -276,15 +290,64 @@ impl Sim {
         let (frame, attrs) = match hit {
             Some(e) => e,
             None => {
-                let (pa, attrs) = PageTable::<SimPte>::new(root)
-                    .lookup(&self.mem, VirtAddr(page))
-                    .ok_or(AccessFault::NotMapped)?;
+                let (pa, attrs) = walk(&self.mem, root, page).ok_or(AccessFault::NotMapped)?;
                 self.mmu.tlb.insert((asid.0, page), (pa, attrs));
                 (pa, attrs)
             }
         };
         if !attrs.user || (write && !attrs.write) {
             return Err(AccessFault::Denied);
+        }
+        Ok(frame.add(va % PAGE_SIZE))
+    }
+}
+
+/// The translation of page `va` under `root` as the hardware walks it: the leaf's frame and
+/// attributes, user access only if every table entry on the way allows it too (x86_64
+/// U/S, AArch64 APTable: how the long-IPC window is kept from user mode).
+fn walk(mem: &SimMem, root: PhysAddr, va: u64) -> Option<(PhysAddr, Attrs)> {
+    let mut table = root;
+    let mut user = true;
+    for level in (0..4).rev() {
+        let raw = mem.read_u64(table.add(pecan_mm::pagetable::index(va, level) as u64 * 8));
+        match SimPte::decode(raw, level) {
+            PteKind::Invalid => return None,
+            PteKind::Table(next) if level > 0 => {
+                user &= raw >> 5 & 1 != 0;
+                table = next;
+            }
+            PteKind::Table(_) => return None,
+            PteKind::Leaf(pa, mut attrs) => {
+                let off = va & (pecan_mm::pagetable::level_size(level) - 1) & !(PAGE_SIZE - 1);
+                attrs.user &= user;
+                return Some((pa.add(off), attrs));
+            }
+        }
+    }
+    None
+}
+
+impl Sim {
+    /// A kernel-mode access to `va` (the direct map, or the loaded address space through
+    /// the model TLB, ignoring the user bit as the kernel may): the physical address, or
+    /// the fault the copy routine's fix-up would report.
+    pub fn kernel_access(&mut self, va: u64, write: bool) -> Result<PhysAddr, CopyFault> {
+        let fault = CopyFault { addr: va, write };
+        if va >= SIM_DIRECT_MAP {
+            return Ok(PhysAddr(va - SIM_DIRECT_MAP));
+        }
+        let (root, asid) = self.mmu.active.ok_or(fault)?;
+        let page = va & !(PAGE_SIZE - 1);
+        let (frame, attrs) = match self.mmu.tlb.get(&(asid.0, page)).copied() {
+            Some(e) => e,
+            None => {
+                let (pa, attrs) = walk(&self.mem, root, page).ok_or(fault)?;
+                self.mmu.tlb.insert((asid.0, page), (pa, attrs));
+                (pa, attrs)
+            }
+        };
+        if write && !attrs.write {
+            return Err(fault);
         }
         Ok(frame.add(va % PAGE_SIZE))
     }
@@ -319,6 +382,42 @@ impl Hal for Sim {
     }
     fn exit(&mut self, code: u32) -> ! {
         panic!("simulated machine exit with code {code}")
+    }
+
+    const WINDOW_BASE: u64 = SIM_WINDOW_BASE;
+
+    fn copy_virt(&mut self, dst: VirtAddr, src: VirtAddr, len: usize) -> Result<(), CopyFault> {
+        let mut done = 0u64;
+        let len = len as u64;
+        while done < len {
+            let (s, d) = (src.0 + done, dst.0 + done);
+            let n = (len - done).min(PAGE_SIZE - s % PAGE_SIZE).min(PAGE_SIZE - d % PAGE_SIZE);
+            let spa = self.kernel_access(s, false)?;
+            let dpa = self.kernel_access(d, true)?;
+            self.mem.copy(dpa, spa, n as usize);
+            self.copied += n;
+            done += n;
+        }
+        Ok(())
+    }
+
+    fn kernel_va(&self, pa: PhysAddr) -> VirtAddr {
+        VirtAddr(SIM_DIRECT_MAP + pa.0)
+    }
+
+    fn preempt_pending(&mut self) -> bool {
+        self.preempt_checks += 1;
+        match self.preempt_after {
+            Some(0) => {
+                self.preempt_after = None;
+                true
+            }
+            Some(n) => {
+                self.preempt_after = Some(n - 1);
+                false
+            }
+            None => false,
+        }
     }
 
     const HAS_IO_PORTS: bool = true;

@@ -147,14 +147,17 @@ pub fn handle(req: &Received) -> Option<Msg> {
     let id = req.gate_label;
     match req.label() {
         proto::PAGE_FAULT => {
-            let (addr, access) = (req.word(0), req.word(2) as u8);
-            match resolve(id, addr, access) {
+            let (addr, access) = (req.word(0), req.word(2));
+            match resolve(id, addr, (access & 7) as u8) {
                 Some((pa, rights)) => {
                     Some(Msg::new(0).item(Item::Map {
                         send_base: addr & !(PAGE - 1),
                         fpage: window_fpage(pa, 12, rights),
                     }))
                 }
+                // A long IPC's copy: an empty reply fails the transfer (`BadAddress`)
+                // instead of leaving both partners waiting.
+                None if access & proto::page_fault::IN_TRANSFER != 0 => Some(Msg::new(0)),
                 None => {
                     record(id, proto::PAGE_FAULT, req);
                     None

@@ -67,7 +67,7 @@ const FASTPATH_HITS: &str = "fastpath_per_roundtrip_inter";
 
 /// The features of a configuration: `keep` (the optimizations left on) and, for the events
 /// run, the counters.
-fn features(keep: &[&str], counters: bool) -> String {
+pub(crate) fn features(keep: &[&str], counters: bool) -> String {
     keep.iter().copied().chain(counters.then_some(COUNTERS)).collect::<Vec<_>>().join(",")
 }
 
@@ -107,10 +107,23 @@ fn run_once(
     quick: bool,
     tag: &str,
 ) -> Result<BTreeMap<String, f64>> {
+    let cmdline = if quick { "init=bench bench=quick" } else { "init=bench" };
+    run_boot(arch, features, no_default, cmdline, quick, tag)
+}
+
+/// Boots one configuration with `cmdline` (short timeout if `quick`); returns its metrics.
+pub(crate) fn run_boot(
+    arch: Arch,
+    features: &str,
+    no_default: bool,
+    cmdline: &str,
+    quick: bool,
+    tag: &str,
+) -> Result<BTreeMap<String, f64>> {
     let opts = BootOpts {
         arch,
         loader: Loader::Uboot,
-        cmdline: if quick { "init=bench bench=quick".into() } else { "init=bench".into() },
+        cmdline: cmdline.into(),
         smp: 1,
         icount: true,
         cpu: None,
@@ -192,6 +205,14 @@ pub fn run(arches: &[Arch], quick: bool) -> Result<i32> {
             }
         };
         if !quick {
+            // Long IPC against message length (`bench_long.rs`).
+            match crate::bench_long::run(arch, &all) {
+                Ok(m) => metrics.extend(m),
+                Err(e) => {
+                    eprintln!("xtask: {e:#}");
+                    failed = true;
+                }
+            }
             for a in &abl {
                 let keep: Vec<&str> = all.iter().copied().filter(|f| *f != a.feature).collect();
                 println!("== bench {arch}: without {} ({})", a.name, a.what);
@@ -291,8 +312,9 @@ fn print_table(arch: Arch, m: &BTreeMap<String, f64>, abl: &[Ablation]) {
     }
     println!("{:-<72}", "");
     // Everything else, by name.
+    crate::bench_long::print_table(m);
     for (k, v) in m {
-        if !k.starts_with("ablation_no_") && !HEAD.contains(&k.as_str()) {
+        if !k.starts_with("ablation_no_") && !k.starts_with("long_") && !HEAD.contains(&k.as_str()) {
             println!("{k:<56} {v:>14.1}");
         }
     }

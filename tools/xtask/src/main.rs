@@ -3,6 +3,7 @@
 
 mod arch;
 mod bench;
+mod bench_long;
 mod build;
 mod harness;
 mod plot;

@@ -132,5 +132,74 @@ pub fn run() -> Result<i32> {
         root_area.present()?;
     }
     println!("wrote {}", path.display());
+    for (arch, m) in &data {
+        if let Some(path) = long_ipc(&dir, arch, m)? {
+            println!("wrote {}", path.display());
+        }
+    }
     Ok(0)
+}
+
+/// Long IPC (issue 6; seed 001's "486 IPC costs" redone): round trip against message
+/// length, log-log, for untyped words, the temporary mapping and copy-in/copy-out (0 bytes
+/// drawn at 1). `None` if the results have no sweep.
+fn long_ipc(dir: &std::path::Path, arch: &str, m: &Metrics) -> Result<Option<std::path::PathBuf>> {
+    let curves = [
+        ("untyped words (registers, then UTCB)", "long_words_", "_bytes_roundtrip_inter", GREEN),
+        ("string, temporary mapping", "long_string_", "_bytes_roundtrip_inter_tempmap", BLUE),
+        ("string, copy-in/copy-out", "long_string_", "_bytes_roundtrip_inter_copyinout", RED),
+    ];
+    let pts = |pre: &str, suf: &str| -> Vec<(f64, f64)> {
+        let mut v: Vec<(f64, f64)> = m
+            .iter()
+            .filter_map(|(k, y)| {
+                let x = k.strip_prefix(pre)?.strip_suffix(suf)?.parse::<f64>().ok()?;
+                Some((x.max(1.0), *y))
+            })
+            .collect();
+        v.sort_by(|a, b| a.0.total_cmp(&b.0));
+        v
+    };
+    if pts(curves[1].1, curves[1].2).is_empty() {
+        return Ok(None);
+    }
+    let path = dir.join(format!("long-ipc-{arch}.svg"));
+    draw_long_ipc(&path, arch, &curves, &pts)?;
+    Ok(Some(path))
+}
+
+/// Draws [`long_ipc`]'s plot into `path`.
+#[allow(clippy::type_complexity)]
+fn draw_long_ipc(
+    path: &std::path::Path,
+    arch: &str,
+    curves: &[(&str, &str, &str, RGBColor); 3],
+    pts: &dyn Fn(&str, &str) -> Vec<(f64, f64)>,
+) -> Result<()> {
+    let root_area = SVGBackend::new(path, (900, 560)).into_drawing_area();
+    root_area.fill(&WHITE)?;
+    let ymax = curves.iter().flat_map(|c| pts(c.1, c.2)).map(|p| p.1).fold(1.0, f64::max) * 1.5;
+    let ymin = curves.iter().flat_map(|c| pts(c.1, c.2)).map(|p| p.1).fold(f64::MAX, f64::min) * 0.7;
+    let mut chart = ChartBuilder::on(&root_area)
+        .caption(format!("{arch}: IPC round trip vs message length (guest instructions)"), ("sans-serif", 20))
+        .margin(15)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d((1.0..65536.0).log_scale(), (ymin..ymax).log_scale())?;
+    chart
+        .configure_mesh()
+        .x_desc("message bytes (0 drawn at 1)")
+        .y_desc("instructions per round trip")
+        .draw()?;
+    for &(label, pre, suf, c) in curves {
+        let s = pts(pre, suf);
+        chart
+            .draw_series(LineSeries::new(s.clone(), c.stroke_width(2)))?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c));
+        chart.draw_series(s.iter().map(|&p| Circle::new(p, 3, c.filled())))?;
+    }
+    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+    root_area.present()?;
+    Ok(())
 }

@@ -3,7 +3,7 @@
 use pecan_abi::layout::{USER_BOTTOM, USER_TOP};
 use pecan_abi::object::factory;
 use pecan_abi::{CapRights, Error};
-use pecan_hal::{Attrs, Hal, MemType, Mmu, PAGE_SIZE, UserContext};
+use pecan_hal::{Attrs, Hal, MemType, Mmu, PAGE_SIZE, PhysAddr, UserContext};
 use pecan_mm::FrameSource;
 
 use super::{Args, Reply, need};
@@ -127,6 +127,7 @@ impl<H: Hal> Kernel<H> {
             threads: 0,
             charged_to: f,
             is_root: false,
+            window: PhysAddr(0),
         };
         match self.tasks.insert(task) {
             Ok(h) => Ok(ObjRef::Task(h)),

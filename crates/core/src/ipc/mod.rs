@@ -2,8 +2,11 @@
 //! open wait, call and reply-and-wait, synchronous and unbuffered, with a timeout per
 //! phase. The message itself is moved by [`transfer`].
 
+pub mod copy;
+pub mod longipc;
 pub mod string;
 pub mod transfer;
+pub mod window;
 
 use pecan_abi::timeout::TimeoutKind;
 use pecan_abi::{CapRights, Control, Error, MsgTag, Phase, Status, Sys, Timeout, proto};
@@ -13,7 +16,8 @@ use crate::kernel::Kernel;
 use crate::list::Which;
 use crate::obj::{Handle, ObjRef};
 use crate::thread::{Filter, Source, State};
-use transfer::Dest;
+use longipc::Op;
+use transfer::{Dest, Moved};
 
 /// What an attempt to block yields when the timeout is zero.
 enum Block {
@@ -167,8 +171,11 @@ impl<H: Hal> Kernel<H> {
     fn deliver(&mut self, s: Handle, r: Handle, gate: Handle, call: bool, source: Source) {
         let label = self.gates.get(gate).map_or(0, |g| g.label);
         crate::counters::bump(&mut self.counters.messages);
-        match self.transfer(s, r, source, Dest::Receiver) {
-            Ok(tag) => {
+        let op = if call { Op::Call } else { Op::Send };
+        match self.transfer(s, r, source, Dest::Receiver, op, label) {
+            // A long IPC: `s` (running) copies when the kernel returns to it.
+            Ok(Moved::Long) => {}
+            Ok(Moved::Done(tag)) => {
                 self.set_result(r, Status::OK, label, tag.0);
                 if call {
                     self.start_wait_reply(s, r, source);
@@ -256,8 +263,11 @@ impl<H: Hal> Kernel<H> {
             Source::User => Dest::Receiver,
             Source::Kernel => Dest::FaultReply,
         };
-        match self.transfer(r, s, Source::User, dest) {
-            Ok(tag) => {
+        let op = if then_wait { Op::ReplyWait(control.recv_timeout()) } else { Op::Reply };
+        match self.transfer(r, s, Source::User, dest, op, 0) {
+            // A long IPC: the replier (running) copies when the kernel returns to it.
+            Ok(Moved::Long) => return,
+            Ok(Moved::Done(tag)) => {
                 if source == Source::User {
                     self.set_result(s, Status::OK, 0, tag.0);
                 }
@@ -275,6 +285,8 @@ impl<H: Hal> Kernel<H> {
                 return;
             }
         }
+        // A page fault of a long IPC's partner: the transfer goes on instead.
+        let s = if source == Source::Kernel { self.xfer_fault_answered(s) } else { s };
         // An exception handler's reply may have stopped the thread: it is not woken, but
         // a reply-and-wait still waits.
         let stopped = self.threads.get(s).is_some_and(|t| t.state == State::Inactive);
@@ -360,8 +372,11 @@ impl<H: Hal> Kernel<H> {
             }
             let label = self.gates.get(gate).map_or(0, |g| g.label);
             crate::counters::bump(&mut self.counters.messages);
-            match self.transfer(s, r, source, Dest::Receiver) {
-                Ok(tag) => {
+            let op = if call { Op::Call } else { Op::Send };
+            match self.transfer(s, r, source, Dest::Receiver, op, label) {
+                // A long IPC: the receiver is locked, the sender runs and copies.
+                Ok(Moved::Long) => self.handoff(s),
+                Ok(Moved::Done(tag)) => {
                     self.set_result(r, Status::OK, label, tag.0);
                     if call {
                         self.start_wait_reply(s, r, source);
@@ -400,7 +415,9 @@ impl<H: Hal> Kernel<H> {
                 Source::User => self.set_error(h, Error::Timeout, Phase::Receive),
                 Source::Kernel => self.fault_unhandled(h, Error::Timeout),
             },
-            State::Ready | State::Inactive | State::Locked { .. } => return,
+            // Waiting for a long IPC partner's pager: the transfer timeout.
+            State::Locked { .. } => return self.xfer_timed_out(h),
+            State::Ready | State::Inactive => return,
         }
         if self.threads.get(h).is_some_and(|t| t.state.is_blocked()) {
             self.wake(h);
@@ -410,7 +427,12 @@ impl<H: Hal> Kernel<H> {
     /// Aborts the IPC `h` is blocked in with `e` (cancel, deletion of the partner or of the
     /// object waited on) and makes it ready. Returns whether it was blocked.
     pub(crate) fn abort_ipc(&mut self, h: Handle, e: Error) -> bool {
-        let Some(state) = self.threads.get(h).map(|t| t.state) else { return false };
+        let Some(t) = self.threads.get(h) else { return false };
+        if t.xfer.is_some() || t.xfer_sender.is_some() {
+            // A long IPC partner (copying, locked, or in a page fault of the transfer).
+            return self.xfer_cancel(h);
+        }
+        let state = t.state;
         let phase = match state {
             State::Sending { receiver, source, .. } => {
                 self.unlink_sender(receiver, h);

@@ -3,7 +3,8 @@
 //!
 //! The receiver gets the sender's label, its untyped words, and one descriptor per typed
 //! item saying what arrived: for a map or grant item the flexpage as it now is in the
-//! receiver's space, for a string the buffer it landed in and its length.
+//! receiver's space, for a string the buffer it landed in and its length. A message with
+//! strings becomes a long IPC (`longipc.rs`) once its words are through.
 
 use pecan_abi::fpage::{FpageDesc, FpageKind};
 use pecan_abi::layout::USER_TOP;
@@ -11,9 +12,20 @@ use pecan_abi::utcb::{BR_MEM_WINDOW, BR_OBJ_WINDOW, offset};
 use pecan_abi::{Error, Fpage, Item, MR_COUNT, MsgTag, REG_MRS};
 use pecan_hal::{Hal, PhysMem, UserContext};
 
+use crate::ipc::longipc::Op;
 use crate::kernel::Kernel;
 use crate::obj::Handle;
 use crate::thread::Source;
+
+/// What [`Kernel::transfer`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Moved {
+    /// Everything is through: the tag the receiver gets.
+    Done(MsgTag),
+    /// The message has strings: a long IPC started, the receiver is locked, and the
+    /// sender completes it when it next runs (`longipc.rs`).
+    Long,
+}
 
 /// Where a message goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,18 +67,22 @@ impl<H: Hal> Kernel<H> {
         Msg { tag, from: s, source }
     }
 
-    /// Transfers `s`'s message to `r`. On success returns the tag `r` receives.
+    /// Transfers `s`'s message to `r`. On success returns the tag `r` receives, or that a
+    /// long IPC started (the message has string items: `longipc.rs` completes it, for
+    /// `op`, telling the receiver `gate_label`).
     pub(crate) fn transfer(
         &mut self,
         s: Handle,
         r: Handle,
         source: Source,
         dest: Dest,
-    ) -> Result<MsgTag, Error> {
+        op: Op,
+        gate_label: u64,
+    ) -> Result<Moved, Error> {
         let m = self.message_of(s, source);
         let tag = m.tag.check()?;
         if dest == Dest::FaultReply {
-            return self.fault_reply(&m, r);
+            return self.fault_reply(&m, r).map(Moved::Done);
         }
         let words = tag.words();
         // Untyped words: registers first.
@@ -80,8 +96,17 @@ impl<H: Hal> Kernel<H> {
         if words > REG_MRS {
             self.copy_utcb_words(&m, r, REG_MRS, words);
         }
-        let items = self.transfer_items(&m, r, words, tag.items())?;
-        Ok(MsgTag::new(tag.label(), words, items))
+        if tag.items() == 0 {
+            return Ok(Moved::Done(MsgTag::new(tag.label(), words, 0)));
+        }
+        // Decode everything first: a malformed item changes nothing.
+        let decoded = self.decode_items(&m, words, tag.items())?;
+        if decoded.iter().any(|d| matches!(d, Some(Item::String(_)))) {
+            self.xfer_begin(s, r, op, gate_label, tag, &decoded[..tag.items()]);
+            return Ok(Moved::Long);
+        }
+        let items = self.transfer_items(&m, r, words, &decoded[..tag.items()])?;
+        Ok(Moved::Done(MsgTag::new(tag.label(), words, items)))
     }
 
     /// Copies words `from..to` of `m` into `r`'s UTCB (UTCB to UTCB when the sender's are
@@ -111,13 +136,8 @@ impl<H: Hal> Kernel<H> {
         }
     }
 
-    /// Processes the typed items of `m` (after `words` untyped words) into `r`; returns the
-    /// number of item descriptors written after the receiver's untyped words.
-    fn transfer_items(&mut self, m: &Msg, r: Handle, words: usize, items: usize) -> Result<usize, Error> {
-        if items == 0 {
-            return Ok(0);
-        }
-        // Decode everything first: a malformed item changes nothing.
+    /// The typed items of `m` (after `words` untyped words), decoded and checked.
+    fn decode_items(&mut self, m: &Msg, words: usize, items: usize) -> Result<[Option<Item>; 32], Error> {
         let mut decoded = [None; 32];
         for (k, slot) in decoded.iter_mut().enumerate().take(items) {
             let w0 = self.msg_word(m, words + 2 * k);
@@ -128,58 +148,41 @@ impl<H: Hal> Kernel<H> {
             }
             *slot = Some(it);
         }
+        Ok(decoded)
+    }
+
+    /// Processes map and grant items (a message without strings) into `r`; returns the
+    /// number of item descriptors written after the receiver's untyped words.
+    fn transfer_items(
+        &mut self,
+        m: &Msg,
+        r: Handle,
+        words: usize,
+        decoded: &[Option<Item>],
+    ) -> Result<usize, Error> {
         let s_task = self.threads.get(m.from).map(|t| t.task).ok_or(Error::PartnerDeleted)?;
         let r_task = self.threads.get(r).map(|t| t.task).ok_or(Error::PartnerDeleted)?;
         let mut out = 0usize;
-        let mut strings = crate::ipc::transfer::StringState::default();
-        let mut k = 0;
-        while k < items {
-            let Some(it) = decoded[k] else { break };
-            match it {
-                Item::Map { send_base, fpage } | Item::Grant { send_base, fpage } => {
-                    let grant = matches!(it, Item::Grant { .. });
-                    let desc = fpage.decode(USER_TOP)?;
-                    if desc.kind != FpageKind::Nil {
-                        let win_reg =
-                            if desc.kind == FpageKind::Memory { BR_MEM_WINDOW } else { BR_OBJ_WINDOW };
-                        // A malformed window is the receiver's fault, like a missing one.
-                        let window = Fpage(self.utcb_read(r, offset::BR + win_reg))
-                            .decode(USER_TOP)
-                            .map_err(|_| Error::MessageOverflow)?;
-                        if window.kind != desc.kind {
-                            return Err(Error::MessageOverflow);
-                        }
-                        let placed = self.map_fpage(s_task, desc, r_task, window, send_base, grant)?;
-                        let w0 = it.encode()[0];
-                        self.set_recv_word(r, words + 2 * out, w0);
-                        self.set_recv_word(r, words + 2 * out + 1, placed.0);
-                        out += 1;
-                    }
-                    k += 1;
-                }
-                Item::String(_) => {
-                    // A logical string: this item and the pieces that continue it.
-                    let start = k;
-                    while k < items && matches!(decoded[k], Some(Item::String(d)) if d.continued) {
-                        k += 1;
-                    }
-                    if k < items && matches!(decoded[k], Some(Item::String(_))) {
-                        k += 1;
-                    }
-                    let pieces: alloc::vec::Vec<_> = decoded[start..k]
-                        .iter()
-                        .filter_map(|d| match d {
-                            Some(Item::String(s)) => Some(*s),
-                            _ => None,
-                        })
-                        .collect();
-                    let (addr, len) = self.transfer_string(m.from, r, &pieces, &mut strings)?;
-                    let d = pecan_abi::StringDesc { addr, len, continued: false }.encode();
-                    self.set_recv_word(r, words + 2 * out, d[0]);
-                    self.set_recv_word(r, words + 2 * out + 1, d[1]);
-                    out += 1;
-                }
+        for it in decoded.iter().flatten() {
+            let (Item::Map { send_base, fpage } | Item::Grant { send_base, fpage }) = *it else { continue };
+            let grant = matches!(it, Item::Grant { .. });
+            let desc = fpage.decode(USER_TOP)?;
+            if desc.kind == FpageKind::Nil {
+                continue;
             }
+            let win_reg = if desc.kind == FpageKind::Memory { BR_MEM_WINDOW } else { BR_OBJ_WINDOW };
+            // A malformed window is the receiver's fault, like a missing one.
+            let window = Fpage(self.utcb_read(r, offset::BR + win_reg))
+                .decode(USER_TOP)
+                .map_err(|_| Error::MessageOverflow)?;
+            if window.kind != desc.kind {
+                return Err(Error::MessageOverflow);
+            }
+            let placed = self.map_fpage(s_task, desc, r_task, window, send_base, grant)?;
+            let w0 = it.encode()[0];
+            self.set_recv_word(r, words + 2 * out, w0);
+            self.set_recv_word(r, words + 2 * out + 1, placed.0);
+            out += 1;
         }
         Ok(out)
     }
@@ -218,11 +221,4 @@ impl<H: Hal> Kernel<H> {
             FpageKind::Nil => Ok(Fpage::NIL),
         }
     }
-}
-
-/// Progress through the receiver's string buffers.
-#[derive(Default)]
-pub(crate) struct StringState {
-    /// Logical buffers used so far.
-    pub next_buffer: usize,
 }

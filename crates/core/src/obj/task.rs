@@ -37,6 +37,9 @@ pub struct Task {
     pub charged_to: Handle,
     /// The root task: owns all physical memory through its window.
     pub is_root: bool,
+    /// The level-1 table of the long-IPC window (`ipc/window.rs`; 0 until the task's first
+    /// temporary mapping). Its two tables count in `pt_frames`.
+    pub window: PhysAddr,
 }
 
 impl crate::obj::table::Vacant for Task {
@@ -50,6 +53,7 @@ impl crate::obj::table::Vacant for Task {
             threads: 0,
             charged_to: Handle::NONE,
             is_root: false,
+            window: PhysAddr(0),
         }
     }
 }

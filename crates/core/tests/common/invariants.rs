@@ -28,7 +28,8 @@ pub fn check_invariants(k: &Kernel<Sim>, total_frames: usize, walk_tables: bool)
     // Kernel frames: free + page tables + UTCBs = all.
     let pt: u64 = k.tasks.iter().map(|(_, t)| t.pt_frames).sum();
     let utcbs = k.threads.len() as u64;
-    assert_eq!(k.frames.len() as u64 + pt + utcbs, total_frames as u64, "kernel frames leaked");
+    let long = k.long_ipc_frames() as u64;
+    assert_eq!(k.frames.len() as u64 + pt + utcbs + long, total_frames as u64, "kernel frames leaked");
 }
 
 /// One state per thread, consistent with the wait lists it is in.
@@ -65,6 +66,7 @@ fn check_threads(k: &Kernel<Sim>) {
         if !matches!(t.state, State::Sending { .. }) {
             assert!(!linked, "{h:?} in {:?} is in a wait list", t.state);
         }
+        check_long_ipc(k, h);
         for s in t.send_queue.collect(&k.threads, Which::Wait) {
             assert!(
                 matches!(k.threads.get(s).unwrap().state, State::Sending { receiver, .. } if receiver == h)
@@ -90,6 +92,31 @@ fn check_threads(k: &Kernel<Sim>) {
         if let Some((t, _)) = q.target {
             assert!(k.threads.contains(t), "IRQ {i:?} attached to a dead thread");
         }
+    }
+}
+
+/// Long IPC: a sender's transfer names a live receiver that points back; a locked thread
+/// is one of the two partners of a transfer; the count of transfers is right.
+fn check_long_ipc(k: &Kernel<Sim>, h: Handle) {
+    let t = k.threads.get(h).unwrap();
+    if let Some(x) = t.xfer.as_ref() {
+        let r = k.threads.get(x.receiver).expect("a transfer's receiver alive");
+        assert_eq!(r.xfer_sender, Some(h), "{h:?}'s receiver knows its sender");
+        assert!(t.xfer_sender.is_none(), "{h:?} sends and receives a long IPC at once");
+    }
+    if let Some(s) = t.xfer_sender {
+        let st = k.threads.get(s).expect("a transfer's sender alive");
+        assert_eq!(st.xfer.as_ref().map(|x| x.receiver), Some(h), "{h:?}'s sender sends to it");
+    }
+    if let State::Locked { partner } = t.state {
+        let (s, r) = if t.xfer.is_some() { (h, partner) } else { (partner, h) };
+        let st = k.threads.get(s).expect("locked partner alive");
+        assert_eq!(st.xfer.as_ref().map(|x| x.receiver), Some(r), "{h:?} locked in a live transfer");
+    }
+    if h == k.threads.iter().next().map(|(h, _)| h).unwrap_or(h) {
+        let n = k.threads.iter().filter(|(_, t)| t.xfer.is_some()).count() as u32;
+        assert_eq!(k.long.active, n, "transfers counted");
+        assert!(k.long.window.owner.is_none(), "the window never outlives a copy");
     }
 }
 

@@ -19,14 +19,14 @@ use pecan_user::{Factory, Gate, Machine, Task, Thread, ipc, println};
 
 const N: u64 = 10_000;
 /// Priority of the measured threads: above everything else in the system.
-const PRIO: u64 = 240;
+pub(crate) const PRIO: u64 = 240;
 
-fn print_milli(name: &str, milli: u64) {
+pub(crate) fn print_milli(name: &str, milli: u64) {
     println!("BENCH {name} {}.{:03}", milli / 1000, milli % 1000);
 }
 
 /// Starts a `benchsrv` task replying with `words` words (or yielding, `mode` 1).
-fn server(bi: &BootInfo, words: u64, mode: u64) -> (Child, Gate) {
+pub(crate) fn server(bi: &BootInfo, words: u64, mode: u64) -> (Child, Gate) {
     let m = bi.modules().iter().find(|m| m.name() == b"benchsrv").expect("benchsrv module");
     // SAFETY: the module is root memory mapped by the window, only read.
     let file =
@@ -51,7 +51,7 @@ fn server(bi: &BootInfo, words: u64, mode: u64) -> (Child, Gate) {
 /// Never inlined: every measurement runs the very same loop (inlined copies could differ in
 /// register allocation, and so in instructions per iteration).
 #[inline(never)]
-fn round_trips(gate: Gate, words: usize, n: u64) -> u64 {
+pub(crate) fn round_trips(gate: Gate, words: usize, n: u64) -> u64 {
     let control = Control::new(Sys::Call, Timeout::NEVER, Timeout::NEVER).0;
     let tag = MsgTag::new(0, words, 0).0;
     let mut r = Regs::default();
@@ -186,6 +186,9 @@ pub fn run(bi: &BootInfo) -> u64 {
         print_milli("ipc_roundtrip_inter", round_trips(gate, 0, 1000));
         println!("bench: done");
         return 0;
+    }
+    if mode == Some(b"long") || mode == Some(b"long-quick") {
+        return crate::bench_long::run(bi, mode == Some(b"long-quick"));
     }
     let quick = mode == Some(b"quick");
     let n = if quick { 1000 } else { N };

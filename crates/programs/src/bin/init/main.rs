@@ -7,6 +7,7 @@
 extern crate alloc;
 
 mod bench;
+mod bench_long;
 mod demo;
 mod threads;
 
