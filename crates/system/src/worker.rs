@@ -42,7 +42,8 @@ pub const RECV_PAGE: u64 = 13;
 pub const RECV_CAP: u64 = 14;
 /// Accept one string of up to [`STRING_BUF`] bytes into a buffer of its own, wait for a
 /// message, answer it, report `[status, string length, sum of its bytes, where it landed
-/// relative to the buffer]`.
+/// relative to the buffer]`. With `args[1]` = 1 the buffer's pages are not touched first:
+/// the kernel's copy faults on them and the worker's pager resolves the faults (long IPC).
 pub const RECV_STRING: u64 = 15;
 
 /// Destroy this thread (`args[1]` = 0) or this task (1) through its own capability.

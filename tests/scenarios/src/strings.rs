@@ -18,6 +18,7 @@ use crate::{Fail, Scenario, check};
 /// This file's scenarios.
 pub const SCENARIOS: &[Scenario] = &[
     ("ipc-string-item", string_item),
+    ("ipc-string-receiver-faults", string_receiver_faults),
     ("ipc-message-overflow", message_overflow),
     ("bad-string-address", bad_string_address),
 ];
@@ -57,7 +58,13 @@ fn send_raw_item(g: Gate, w0: u64, w1: u64) -> u64 {
 /// The `[status, length, sum, offset]` a `RECV_STRING` worker reports for `msg`, and the
 /// status of the call that sent it.
 fn to_string_worker(env: &Env<'_>, msg: &Msg) -> Result<(u64, [u64; 4]), Fail> {
-    let w = env.worker(&[worker::RECV_STRING], &[], 120);
+    to_worker(env, msg, false)
+}
+
+/// [`to_string_worker`], with the worker's buffer untouched if `lazy` (its pages come by
+/// page faults in the middle of the kernel's copy).
+fn to_worker(env: &Env<'_>, msg: &Msg, lazy: bool) -> Result<(u64, [u64; 4]), Fail> {
+    let w = env.worker(&[worker::RECV_STRING, lazy as u64], &[], 120);
     let g = env.gate(w.child.thread, 1);
     let c = ipc::call(g, msg, T);
     let rep = env.report(&w, Duration::from_secs(2));
@@ -78,6 +85,15 @@ fn string_item(env: &Env<'_>) -> Result<(), Fail> {
     let (c, got) = to_string_worker(env, &m)?;
     let want = sum(0, 1000) + sum(3000, 2000);
     check!(c == 0 && got == [0, 3000, want, 0], "compound: call {c:#x}, worker {got:?}");
+    Ok(())
+}
+
+/// Long IPC: the receiver's buffer has no pages yet; each page fault of the copy goes to
+/// the receiver's pager while the transfer waits, then the copy resumes.
+fn string_receiver_faults(env: &Env<'_>) -> Result<(), Fail> {
+    let s = src();
+    let (c, got) = to_worker(env, &Msg::new(1).string(s + 8, 8000, false), true)?;
+    check!(c == 0 && got == [0, 8000, sum(8, 8000), 0], "lazy buffer: call {c:#x}, worker {got:?}");
     Ok(())
 }
 

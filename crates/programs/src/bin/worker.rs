@@ -141,7 +141,7 @@ fn main(info: u64) -> ! {
         }
         RECV_STRING => {
             let base = STRING.0.get() as u64;
-            for off in (0..STRING_BUF).step_by(4096) {
+            for off in (0..STRING_BUF).step_by(4096).filter(|_| a[1] == 0) {
                 // SAFETY: our own buffer; touching it makes the pager map its pages.
                 unsafe { ((base + off) as *mut u8).write_volatile(0) };
             }
