@@ -7,7 +7,7 @@
 
 mod common;
 use common::*;
-use pecan_abi::object::{any, task, thread};
+use pecan_abi::object::{any, factory, task, thread};
 use pecan_abi::proto::page_fault;
 use pecan_abi::utcb::{BR_STRING_COUNT, BR_STRINGS, TCR_XFER_TIMEOUTS, offset, xfer_timeouts};
 use pecan_abi::{Error, Fpage, Item, MemRights, MsgTag, Phase, Status, StringDesc, Sys, Timeout, proto};
@@ -256,6 +256,40 @@ fn a_pager_that_does_not_resolve_the_fault_fails_the_transfer() {
     send(&mut w, s, sd(SRC, 0x100), false);
     answer(&mut w, pr, PR_FRAME, MemRights::R);
     failed(&mut w, s, r, Error::BadAddress);
+}
+
+#[test]
+fn a_pager_that_is_a_locked_partner_fails_the_transfer_at_once() {
+    // The receiver's pager is the sender (a fault in the buffer), or the sender's pager the
+    // receiver (a fault in the string): locked, it could never answer.
+    for dst in [true, false] {
+        let Scene { mut w, s, r, c, .. } = scene();
+        let (faulting, pager) = if dst { (r, s) } else { (s, r) };
+        w.as_ctl(c, |w, h| {
+            let g = w.slot();
+            w.invoke_ok(h, pecan_abi::caps::ROOT_FACTORY, factory::CREATE_GATE, &[g, pager.slot, 0xdead]);
+            let fp = Fpage::object(g, 0, pecan_abi::CapRights::ALL);
+            w.invoke_ok(h, faulting.task_slot, task::MAP, &[fp.0, 12]);
+            w.invoke_ok(h, faulting.slot, thread::CONFIGURE, &[12, 0]);
+        });
+        let faults = w.k.counters.faults;
+        if dst {
+            buffer(&mut w, r, sd(DST + 0x3800, 0x1000));
+            send(&mut w, s, sd(SRC, 0x1000), true);
+        } else {
+            buffer(&mut w, r, sd(DST, 0x2000));
+            send(&mut w, s, sd(SRC + 0x3000, 0x2000), true);
+        }
+        failed(&mut w, s, r, Error::Deadlock);
+        assert_eq!(w.k.counters.faults, faults, "no page-fault IPC was sent");
+        // Both go on: the next transfer (without faults) works.
+        if w.cur() == Some(s.h) {
+            w.yield_(s.h);
+        }
+        buffer(&mut w, r, sd(DST, 0x1000));
+        send(&mut w, s, sd(SRC, 0x1000), false);
+        delivered(&mut w, r, DST, 0x1000, 0);
+    }
 }
 
 #[test]

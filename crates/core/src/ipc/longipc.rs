@@ -64,8 +64,8 @@ enum Deadline {
     At(u64),
 }
 
-/// Most typed items of a message.
-const MAX_ITEMS: usize = 31;
+/// Most typed items of a message (every message register an item's two words).
+pub const MAX_ITEMS: usize = pecan_abi::MR_COUNT / 2;
 
 /// A transfer in progress, in its sender's TCB.
 pub struct Xfer {
@@ -82,7 +82,8 @@ pub struct Xfer {
     /// Where it is.
     pub phase: XPhase,
     n: usize,
-    items: [Option<Item>; MAX_ITEMS],
+    /// The message's typed items, decoded (`0..n`; the rest is stale).
+    pub(crate) items: [Option<Item>; MAX_ITEMS],
     k: usize,
     out: usize,
     bufs: Buffers,
@@ -96,6 +97,7 @@ pub struct Xfer {
 }
 
 impl Xfer {
+    /// An empty record (made once and kept: [`Kernel::xfer_record`]).
     fn new() -> Self {
         Xfer {
             op: Op::Send,
@@ -115,6 +117,28 @@ impl Xfer {
             kround: 0,
             kin: 0,
         }
+    }
+
+    /// Starts the record afresh for a transfer of `n` items: every field a transfer reads
+    /// before writing it, none of the arrays (the items `0..n` and the buffer registers
+    /// `0..count` are filled by the caller, buffer descriptors as they are taken).
+    fn reset(&mut self, op: Op, receiver: Handle, gate_label: u64, tag: MsgTag) {
+        self.op = op;
+        self.receiver = receiver;
+        self.gate_label = gate_label;
+        self.msg_label = tag.label();
+        self.words = tag.words();
+        self.phase = XPhase::Copy;
+        self.n = tag.items().min(MAX_ITEMS);
+        self.k = 0;
+        self.out = 0;
+        self.bufs.count = 0;
+        self.bufs.next = 0;
+        self.cur = None;
+        self.deadline = Deadline::Never;
+        self.last_fault = None;
+        self.kround = 0;
+        self.kin = 0;
     }
 
     /// Bytes of the current string copied.
@@ -184,11 +208,21 @@ pub enum Run {
 }
 
 impl<H: Hal> Kernel<H> {
+    /// A transfer record to decode a message's items into: the one kept from the last
+    /// transfer, or a new one (on the heap, since it is large: made once).
+    pub(crate) fn xfer_record(&mut self) -> Box<Xfer> {
+        self.long.spare.take().unwrap_or_else(|| Box::new(Xfer::new()))
+    }
+
+    /// Keeps record `x` for the next message with items.
+    pub(crate) fn xfer_record_keep(&mut self, x: Box<Xfer>) {
+        self.long.spare = Some(x);
+    }
+
     /// Starts a long IPC from `s` to `r` (called by `transfer` once the untyped words are
-    /// through, with the message's decoded items): records it in `s`'s TCB and locks `r`.
-    /// `s` copies when it next runs ([`Kernel::prepare_return_long`]); the caller makes it
-    /// the thread to run (it is ready, or becomes ready).
-    #[allow(clippy::too_many_arguments)]
+    /// through, with the message's items decoded into `x`): records it in `s`'s TCB and
+    /// locks `r`. `s` copies when it next runs ([`Kernel::prepare_return_long`]); the
+    /// caller makes it the thread to run (it is ready, or becomes ready).
     pub(crate) fn xfer_begin(
         &mut self,
         s: Handle,
@@ -196,17 +230,9 @@ impl<H: Hal> Kernel<H> {
         op: Op,
         gate_label: u64,
         tag: MsgTag,
-        items: &[Option<Item>],
+        mut x: Box<Xfer>,
     ) {
-        let mut x = self.long.spare.take().unwrap_or_else(|| Box::new(Xfer::new()));
-        *x = Xfer::new();
-        x.op = op;
-        x.receiver = r;
-        x.gate_label = gate_label;
-        x.msg_label = tag.label();
-        x.words = tag.words();
-        x.n = items.len().min(MAX_ITEMS);
-        x.items[..x.n].copy_from_slice(&items[..x.n]);
+        x.reset(op, r, gate_label, tag);
         // The receiver's buffer registers now: its threads may change the UTCB meanwhile.
         let count = (self.utcb_read(r, offset::BR + BR_STRING_COUNT) as usize).min(MAX_STRING_BUFFERS);
         x.bufs.count = count;
@@ -541,6 +567,10 @@ impl<H: Hal> Kernel<H> {
         let Some(gate) = self.pager_gate(f) else {
             return self.xfer_abort(s, Error::BadAddress, Error::BadAddress);
         };
+        if self.gates.get(gate).and_then(|g| g.receiver).is_some_and(|p| p == s || p == r) {
+            // The pager is one of the two locked partners: it could never answer.
+            return self.xfer_abort(s, Error::Deadlock, Error::Deadlock);
+        }
         if dst {
             self.block(s, State::Locked { partner: r });
         }

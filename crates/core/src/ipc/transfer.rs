@@ -99,14 +99,22 @@ impl<H: Hal> Kernel<H> {
         if tag.items() == 0 {
             return Ok(Moved::Done(MsgTag::new(tag.label(), words, 0)));
         }
-        // Decode everything first: a malformed item changes nothing.
-        let decoded = self.decode_items(&m, words, tag.items())?;
-        if decoded.iter().any(|d| matches!(d, Some(Item::String(_)))) {
-            self.xfer_begin(s, r, op, gate_label, tag, &decoded[..tag.items()]);
+        // Decode everything first (a malformed item changes nothing), straight into a
+        // transfer record: a message with strings becomes a long IPC without moving its
+        // items again (`docs/long-ipc.md`, "Fixed cost").
+        let n = tag.items();
+        let mut x = self.xfer_record();
+        if let Err(e) = self.decode_items(&m, words, &mut x.items[..n]) {
+            self.xfer_record_keep(x);
+            return Err(e);
+        }
+        if x.items[..n].iter().any(|d| matches!(d, Some(Item::String(_)))) {
+            self.xfer_begin(s, r, op, gate_label, tag, x);
             return Ok(Moved::Long);
         }
-        let items = self.transfer_items(&m, r, words, &decoded[..tag.items()])?;
-        Ok(Moved::Done(MsgTag::new(tag.label(), words, items)))
+        let items = self.transfer_items(&m, r, words, &x.items[..n]);
+        self.xfer_record_keep(x);
+        Ok(Moved::Done(MsgTag::new(tag.label(), words, items?)))
     }
 
     /// Copies words `from..to` of `m` into `r`'s UTCB (UTCB to UTCB when the sender's are
@@ -136,10 +144,10 @@ impl<H: Hal> Kernel<H> {
         }
     }
 
-    /// The typed items of `m` (after `words` untyped words), decoded and checked.
-    fn decode_items(&mut self, m: &Msg, words: usize, items: usize) -> Result<[Option<Item>; 32], Error> {
-        let mut decoded = [None; 32];
-        for (k, slot) in decoded.iter_mut().enumerate().take(items) {
+    /// The typed items of `m` (after `words` untyped words), decoded and checked into `out`
+    /// (one per item).
+    fn decode_items(&mut self, m: &Msg, words: usize, out: &mut [Option<Item>]) -> Result<(), Error> {
+        for (k, slot) in out.iter_mut().enumerate() {
             let w0 = self.msg_word(m, words + 2 * k);
             let w1 = self.msg_word(m, words + 2 * k + 1);
             let it = Item::decode(w0, w1)?;
@@ -148,7 +156,7 @@ impl<H: Hal> Kernel<H> {
             }
             *slot = Some(it);
         }
-        Ok(decoded)
+        Ok(())
     }
 
     /// Processes map and grant items (a message without strings) into `r`; returns the

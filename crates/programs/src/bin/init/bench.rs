@@ -187,8 +187,8 @@ pub fn run(bi: &BootInfo) -> u64 {
         println!("bench: done");
         return 0;
     }
-    if mode == Some(b"long") || mode == Some(b"long-quick") {
-        return crate::bench_long::run(bi, mode == Some(b"long-quick"));
+    if let Some(m) = mode.filter(|m| m.starts_with(b"long")) {
+        return crate::bench_long::run(bi, m);
     }
     let quick = mode == Some(b"quick");
     let n = if quick { 1000 } else { N };
