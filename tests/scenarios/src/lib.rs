@@ -22,6 +22,9 @@ mod quota;
 mod reply;
 mod sched;
 mod strings;
+mod strings_pair;
+mod strings_shapes;
+mod strings_waits;
 mod thread;
 mod timeout;
 mod wait;
@@ -58,6 +61,8 @@ pub fn all() -> alloc::vec::Vec<Scenario> {
         reply::SCENARIOS,
         timeout::SCENARIOS,
         strings::SCENARIOS,
+        strings_shapes::SCENARIOS,
+        strings_waits::SCENARIOS,
         mem::SCENARIOS,
         mapping::SCENARIOS,
         cap::SCENARIOS,
