@@ -124,13 +124,15 @@ pub fn from_dtb(dtb_pa: u64, image_pa: u64, entry_el: u64, board: &Board) -> (Aa
         cmdline: info.cmdline.clone(),
         dtb: Some(dtb_pa),
         rsdp: None,
-        cpus: info.cpus,
+        cpus: 1,
+        cpu_ids: info.cpu_ids,
     };
-    finish(board, &info, dtb_va, dtb_size, image_pa, boot)
+    finish(board, &info, dtb_va, dtb_size, image_pa, boot, true)
 }
 
 /// The common tail of both paths: the kernel image in the memory map, the GIC, the
-/// timer, TTBR0 emptied, the machine state recorded.
+/// timer, TTBR0 emptied, the machine state recorded, then (if `secondaries`: the entry
+/// code's identity map is there to start them with) the other CPUs.
 pub(crate) fn finish(
     board: &Board,
     devices: &DtbInfo,
@@ -138,6 +140,7 @@ pub(crate) fn finish(
     dtb_size: usize,
     image_pa: u64,
     mut boot: BootInfo,
+    secondaries: bool,
 ) -> (Aarch64, BootInfo) {
     crate::cpu::unmask_aborts();
     let mut mem = PhysMap;
@@ -172,7 +175,9 @@ pub(crate) fn finish(
         }
     }
     let timer_intid = devices.timer.map_or(27, |t| t.virt);
-    gic.unmask(timer_intid);
+    for line in [timer_intid, crate::smp::SGI_WAKE, crate::smp::SGI_CALL] {
+        gic.unmask(line);
+    }
     let timer = crate::timer::start(board.tick_hz);
 
     // No user space yet: TTBR0 gets the empty table (the boot identity map goes away).
@@ -202,6 +207,15 @@ pub(crate) fn finish(
         kmap::pool_used(),
         if pmu { "cycle counter readable at EL0" } else { "no PMU" }
     ));
+    boot.cpu_ids.put_first(crate::cpu::mpidr());
+    boot.cpus = if secondaries {
+        crate::smp::start_secondaries(&boot.cpu_ids, devices.psci, &mut boot.memory)
+    } else {
+        if boot.cpu_ids.len() > 1 {
+            say(format_args!("aarch64: secondary CPUs are not started under Limine yet\n"));
+        }
+        1
+    };
     (Aarch64::current(), boot)
 }
 

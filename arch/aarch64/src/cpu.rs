@@ -50,3 +50,9 @@ pub fn affinity() -> u64 {
     let m = MPIDR_EL1.get();
     (m & 0xff_ffff) | ((m >> 32) & 0xff) << 24
 }
+
+/// MPIDR_EL1's affinity fields in their own places (Aff3 in bits 39:32, Aff2..Aff0 in
+/// 23:0), as the device tree's `/cpus` `reg` and PSCI `CPU_ON` name a CPU.
+pub fn mpidr() -> u64 {
+    MPIDR_EL1.get() & 0xff_00ff_ffff
+}

@@ -40,13 +40,14 @@ primary_entry:
     mrs     x20, CurrentEL
     ubfx    x20, x20, #2, #2
     adrp    x21, _start
+    adr     x22, el1_entry
     cmp     x20, #2
     b.eq    el2_to_el1
     b.gt    unsupported_el          // EL3: not a state this kernel can boot from
     b       el1_entry
 
-// EL2 -> EL1. Protocol: in x19..x21 as above, EL2 with the MMU off; out: `eret` to
-// el1_entry at EL1h with DAIF masked. EL1 gets AArch64, no EL2 traps, the physical counter
+// EL2 -> EL1. Protocol: in x22 = where to continue (el1_entry or secondary_el1), x19..x21
+// kept, EL2 with the MMU off; out: `eret` to x22 at EL1h with DAIF masked (clobbers x0). EL1 gets AArch64, no EL2 traps, the physical counter
 // and timer, a zero virtual-counter offset, the GICv3 system registers, and the real
 // MIDR/MPIDR.
 el2_to_el1:
@@ -75,8 +76,7 @@ el2_to_el1:
     msr     sctlr_el1, x0
     mov     x0, #0x3c5                      // SPSR: EL1h, D, A, I, F masked
     msr     spsr_el2, x0
-    adr     x0, el1_entry
-    msr     elr_el2, x0
+    msr     elr_el2, x22
     eret
 
 unsupported_el:
@@ -278,7 +278,80 @@ limine_entry:
 24: wfe
     b       24b
 
+// secondary_entry: where PSCI CPU_ON starts a secondary CPU (smp.rs).
+// Protocol in: x0 = the CPU's index (CPU_ON's context id); MMU and caches off; EL2 or EL1
+//   (the boot CPU's level); running at the physical address of this code.
+// It drops to EL1 as the boot CPU did, loads the boot CPU's MAIR, TCR and TTBR1 from
+// secondary_params (written and cleaned to the point of coherency by the boot CPU before
+// CPU_ON: read here with the MMU off, so uncached), TTBR0 = the boot identity map of the
+// image (kept from entry.S's first run, U-Boot and direct paths only), turns the MMU on,
+// goes to the link address, takes the stack top from secondary_params and calls
+// Protocol out: pecan_aarch64_secondary(x0 = index) at EL1h, DAIF masked, SP = this CPU's
+//   kernel stack, VBAR_EL1 = the vectors, TTBR0 still the identity map (Rust empties it).
+    .global secondary_entry
+secondary_entry:
+    mov     x19, x0
+    mrs     x20, CurrentEL
+    ubfx    x20, x20, #2, #2
+    adr     x22, secondary_el1
+    cmp     x20, #2
+    b.eq    el2_to_el1
+    b.gt    unsupported_el
+
+secondary_el1:
+    msr     daifset, #0xf
+    ldr     x0, ={SCTLR_MMU_OFF}
+    msr     sctlr_el1, x0
+    isb
+    msr     cpacr_el1, xzr
+    msr     tpidr_el1, xzr
+    adrp    x1, secondary_params
+    add     x1, x1, :lo12:secondary_params
+    ldr     x0, [x1, #0]
+    msr     mair_el1, x0
+    ldr     x0, [x1, #8]
+    msr     tcr_el1, x0
+    ldr     x0, [x1, #16]
+    msr     ttbr1_el1, x0
+    adrp    x0, boot_tt0_l0
+    msr     ttbr0_el1, x0
+    isb
+    tlbi    vmalle1
+    dsb     nsh
+    isb
+    ldr     x0, ={SCTLR_MMU_ON}
+    msr     sctlr_el1, x0
+    isb
+    ic      iallu
+    dsb     nsh
+    isb
+    ldr     x0, =secondary_high
+    br      x0
+
+secondary_high:
+    ldr     x1, =secondary_params
+    ldr     x0, [x1, #24]
+    mov     sp, x0
+    ldr     x0, =exception_vectors
+    msr     vbar_el1, x0
+    isb
+    mov     x29, #0
+    mov     x30, #0
+    mov     x0, x19
+    bl      pecan_aarch64_secondary
+30: wfe
+    b       30b
+
     .ltorg
+
+// What a starting secondary reads before its MMU is on: MAIR_EL1, TCR_EL1, TTBR1_EL1 and
+// its stack top (smp.rs writes them; one cache line).
+    .section .data.secondary_params, "aw"
+    .balign 64
+    .global secondary_params
+secondary_params:
+    .quad   0, 0, 0, 0
+    .balign 64
 
 // The boot page tables: zeroed by the code above, never part of the loaded image.
     .section .boot.tables, "aw", %nobits

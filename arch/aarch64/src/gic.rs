@@ -8,6 +8,8 @@
 //! the console transmits by polling, so its line is free for a user driver); every other
 //! SPI may be handed to user space.
 
+/// First private peripheral interrupt (below: SGIs, the IPIs).
+pub const FIRST_PPI: u32 = 16;
 /// First shared peripheral interrupt.
 pub const FIRST_SPI: u32 = 32;
 /// INTIDs from here on are special (1020-1023: spurious and friends).
@@ -41,6 +43,24 @@ impl Lines {
 /// The register word and bit of `intid` in a one-bit-per-interrupt register array.
 pub const fn bit_of(intid: u32) -> (usize, u32) {
     ((intid / 32) as usize, 1 << (intid % 32))
+}
+
+/// ICC_SGI1R_EL1.IRM: to every CPU but the sender.
+pub const SGI1R_IRM: u64 = 1 << 40;
+
+/// The ICC_SGI1R_EL1 value sending SGI `intid` to the one CPU with MPIDR affinity
+/// `mpidr`: TargetList bit Aff0 mod 16, RS = Aff0 / 16, Aff1, Aff2, Aff3.
+pub const fn sgi1r(intid: u32, mpidr: u64) -> u64 {
+    let aff0 = mpidr & 0xff;
+    let aff1 = (mpidr >> 8) & 0xff;
+    let aff2 = (mpidr >> 16) & 0xff;
+    let aff3 = (mpidr >> 32) & 0xff;
+    (1 << (aff0 % 16))
+        | aff1 << 16
+        | ((intid as u64 & 0xf) << 24)
+        | aff2 << 32
+        | (aff0 / 16) << 44
+        | aff3 << 48
 }
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
@@ -113,6 +133,8 @@ mod hw {
     pub struct Gic {
         dist: u64,
         rd: u64,
+        redist: u64,
+        redist_len: u64,
         lines: Lines,
     }
 
@@ -144,7 +166,13 @@ mod hw {
     impl Gic {
         /// A GIC nobody set up (before boot): masking and unmasking do nothing.
         pub const fn unconfigured() -> Gic {
-            Gic { dist: 0, rd: 0, lines: Lines { count: 0, kernel_spis: [u32::MAX; 2] } }
+            Gic {
+                dist: 0,
+                rd: 0,
+                redist: 0,
+                redist_len: 0,
+                lines: Lines { count: 0, kernel_spis: [u32::MAX; 2] },
+            }
         }
 
         fn dist(&self) -> &'static Gicd {
@@ -168,7 +196,7 @@ mod hw {
         /// `dist` and `redist` must map a GICv3's distributor and redistributor region as
         /// device memory for the rest of the kernel's life; called once, at boot.
         pub unsafe fn init(dist: u64, redist: u64, redist_len: u64, kernel_spis: [u32; 2]) -> Gic {
-            let mut g = Gic { dist, rd: 0, lines: Lines::from_typer(0, kernel_spis) };
+            let mut g = Gic { dist, rd: 0, redist, redist_len, lines: Lines::from_typer(0, kernel_spis) };
             let d = g.dist();
             g.lines = Lines::from_typer(d.typer.get(), kernel_spis);
             let words = g.lines.count.div_ceil(32) as usize;
@@ -192,7 +220,24 @@ mod hw {
             wait(|| d.ctlr.get() & GICD_CTLR_RWP == 0, "distributor setup");
             d.ctlr.set(GICD_CTLR_ARE | GICD_CTLR_ENABLE_GRP1);
             wait(|| d.ctlr.get() & GICD_CTLR_RWP == 0, "distributor enable");
+            g.init_cpu();
+            g
+        }
 
+        /// On a secondary CPU, after the boot CPU's [`Gic::init`]: the same GIC with this
+        /// CPU's redistributor (woken, its SGIs and PPIs Group 1, masked, one priority) and
+        /// its CPU interface on.
+        pub fn init_secondary(&self) -> Gic {
+            let mut g = *self;
+            g.init_cpu();
+            g
+        }
+
+        /// Finds, wakes and sets up this CPU's redistributor and turns on its CPU interface.
+        fn init_cpu(&mut self) {
+            let (redist, redist_len) = (self.redist, self.redist_len);
+            let me = crate::cpu::affinity();
+            let g = self;
             // This CPU's redistributor: the frame whose affinity matches MPIDR.
             let mut at = redist;
             loop {
@@ -231,7 +276,21 @@ mod hw {
             icc_write!("icc_ctlr_el1", 0u64);
             icc_write!("icc_igrpen1_el1", 1u64);
             aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
-            g
+        }
+
+        /// Sends software-generated interrupt `intid` (0..16) to the CPU with MPIDR
+        /// affinity `target` (Aff3 in bits 39:32, Aff2..Aff0 in 23:0), or to every other
+        /// CPU (`None`), through ICC_SGI1R_EL1.
+        pub fn send_sgi(&self, intid: u32, target: Option<u64>) {
+            let v = match target {
+                Some(mpidr) => super::sgi1r(intid, mpidr),
+                None => super::SGI1R_IRM | ((intid as u64 & 0xf) << 24),
+            };
+            // SAFETY: the `dsb` orders earlier memory writes before the SGI (the target
+            // reads what the sender wrote); the write only signals an interrupt.
+            unsafe { core::arch::asm!("dsb ishst", options(nostack, preserves_flags)) };
+            icc_write!("icc_sgi1r_el1", v);
+            aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
         }
 
         /// The line bookkeeping.
@@ -313,6 +372,14 @@ mod tests {
         assert!(l.is_user_line(32) && l.is_user_line(34) && l.is_user_line(287));
         assert!(!l.is_user_line(288) && !l.is_user_line(1023));
         assert_eq!(Lines::from_typer(0x1f, [u32::MAX; 2]).count, 1020);
+    }
+
+    #[test]
+    fn sgi_targets() {
+        assert_eq!(sgi1r(1, 0), 1 | 1 << 24);
+        assert_eq!(sgi1r(2, 3), 1 << 3 | 2 << 24);
+        // Aff0 17 (RS 1, bit 1), Aff1 2, Aff2 5, Aff3 7.
+        assert_eq!(sgi1r(0, 7 << 32 | 5 << 16 | 2 << 8 | 17), 1 << 1 | 2 << 16 | 5 << 32 | 1 << 44 | 7 << 48);
     }
 
     #[test]

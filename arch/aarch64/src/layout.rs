@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | `PHYSMAP_BASE + pa` | all RAM, 1 GiB / 2 MiB blocks, RW, never executable | 0.. |
 //! | `SCRATCH_BASE` | 8 pages nothing maps (the paging self-test) | 506 |
+//! | `STACKS_BASE + i * 128 KiB` | CPU `i`'s kernel stack (secondary CPUs), 64 KiB | 504 |
 //! | `DEVICE_BASE..` | device registers (PL011, GIC), Device-nGnRE, bump-allocated | 508 |
 //! | `KERNEL_BASE + offset` | the kernel image, 4 KiB pages, W^X | 511 |
 //! | `FDT_WINDOW` | the device tree as the loader left it, read-only (4 MiB) | 511 |
@@ -26,6 +27,9 @@ pub const DEVICE_BASE: u64 = 0xffff_fe00_0000_0000;
 pub const DEVICE_SIZE: u64 = 1 << 30;
 /// The paging self-test's scratch range.
 pub const SCRATCH_BASE: u64 = 0xffff_fd00_0000_0000;
+/// The secondary CPUs' kernel stacks: CPU `i`'s 64 KiB at `STACKS_BASE + i * 128 KiB`,
+/// the 64 KiB below each unmapped (`smp.rs`).
+pub const STACKS_BASE: u64 = 0xffff_fc00_0000_0000;
 /// Size of the scratch range.
 pub const SCRATCH_SIZE: u64 = 8 * 4096;
 /// Largest kernel image (text, data, BSS, stacks, boot tables) the early tables can map:
@@ -118,6 +122,7 @@ mod tests {
         assert_eq!(l0_index(KERNEL_BASE), 511);
         assert_eq!(l0_index(DEVICE_BASE), 508);
         assert_eq!(l0_index(SCRATCH_BASE), 506);
+        assert_eq!(l0_index(STACKS_BASE), 504);
         assert_eq!(FDT_L2_INDEX, 256);
         // The self-test's fault address is in none of the kernel's ranges.
         assert_eq!(l0_index(0xffff_dead_0000_0000), 445);

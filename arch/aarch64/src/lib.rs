@@ -49,6 +49,8 @@ mod platform;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub mod pmu;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod smp;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod trap;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub mod user;

@@ -68,7 +68,14 @@ pub fn from_limine(board: &Board) -> (Aarch64, BootInfo) {
             .map(|r| ExecutableAddress { physical_base: r.physical_base(), virtual_base: r.virtual_base() }),
         rsdp: None,
         dtb: DTB.get_response().map(|r| r.dtb_ptr() as u64),
-        cpus: MP.get_response().map(|r| r.cpus().len()),
+        cpu_ids: {
+            let mut l = pecan_boot::CpuList::new();
+            if let Some(r) = MP.get_response() {
+                l.push(r.bsp_mpidr());
+                r.cpus().iter().for_each(|c| l.push(c.mpidr));
+            }
+            l
+        },
         cmdline: EXECUTABLE_FILE.get_response().map(|r| r.file().string().to_bytes()),
     };
     let boot = match translate(&answers) {
@@ -93,5 +100,5 @@ pub fn from_limine(board: &Board) -> (Aarch64, BootInfo) {
         Err(e) => panic!("{e} (device tree at physical {dtb_pa:#x})"),
     };
     crate::boot::start_console(&mut crate::physmem::PhysMap, &devices, board);
-    crate::boot::finish(board, &devices, dtb_va, dtb_size, image_pa, boot.info)
+    crate::boot::finish(board, &devices, dtb_va, dtb_size, image_pa, boot.info, false)
 }

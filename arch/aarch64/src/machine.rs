@@ -85,6 +85,8 @@ pub fn irq() {
     }
     if intid == s.timer_intid {
         crate::timer::on_interrupt();
+    } else if intid < crate::gic::FIRST_PPI {
+        crate::smp::on_ipi(intid);
     } else {
         log::warn!("unexpected interrupt {intid}: masked");
         let mut g = s.gic;
@@ -96,7 +98,8 @@ pub fn irq() {
 /// Acknowledges the pending interrupt, if any, as a kernel event (user mode and idle):
 /// the timer's is handled (next deadline) and ended at once, giving `Event::Timer`; any
 /// other line gives `Event::Irq(intid)` and the ICC_IAR1_EL1 value to pass to [`end_irq`]
-/// once the core has masked the line. `None`: nothing pending (spurious).
+/// once the core has masked the line. `None`: nothing for the kernel (spurious, or an IPI
+/// handled here).
 pub fn irq_event() -> Option<(Event, Option<u64>)> {
     let s = STATE.get()?;
     let (intid, iar) = s.gic.ack();
@@ -107,6 +110,12 @@ pub fn irq_event() -> Option<(Event, Option<u64>)> {
         crate::timer::on_interrupt();
         s.gic.end(iar);
         return Some((Event::Timer, None));
+    }
+    if intid < crate::gic::FIRST_PPI {
+        // An IPI needs no kernel event (yet): handled here, the thread or idle goes on.
+        crate::smp::on_ipi(intid);
+        s.gic.end(iar);
+        return None;
     }
     Some((Event::Irq(intid), Some(iar)))
 }
@@ -161,6 +170,14 @@ impl Hal for Aarch64 {
     fn preempt_pending(&mut self) -> bool {
         crate::copy::preempt_pending()
     }
+    fn cpus_online(&self) -> usize {
+        crate::smp::online()
+    }
+    fn send_ipi(&mut self, to: pecan_hal::IpiTarget, kind: pecan_hal::Ipi) {
+        crate::smp::send(to, kind)
+    }
+    // `shootdown`: the HAL's default, whose MMU operations are all `TLBI ... IS` +
+    // `DSB ISH` broadcasts (smp.rs).
 }
 
 impl Machine for Aarch64 {
@@ -172,6 +189,15 @@ impl Machine for Aarch64 {
     }
     fn ticks(&self) -> u64 {
         crate::timer::ticks()
+    }
+    fn cpu_ticks(&self, cpu: usize) -> u64 {
+        crate::timer::cpu_ticks(cpu)
+    }
+    fn ipis_received(&self, cpu: usize) -> u64 {
+        crate::smp::ipis(cpu)
+    }
+    fn remote_read(&mut self, cpu: usize, va: VirtAddr) -> Option<u64> {
+        crate::smp::remote_read(cpu, va.0)
     }
     fn enable_interrupts(&mut self) {
         crate::cpu::enable_irq();
@@ -206,7 +232,7 @@ impl Machine for Aarch64 {
         unsafe { core::ptr::read_volatile(va.0 as *const u64) }
     }
     fn flush_kernel_page(&mut self, va: VirtAddr) {
-        crate::mmu::flush_kernel_page(va);
+        crate::mmu::flush_kernel_page_local(va);
     }
     fn provoke_fault(&mut self, addr: u64) -> ! {
         // SAFETY: deliberately not: the read faults, and the fault report ends the kernel.

@@ -49,6 +49,18 @@ pub fn flush_kernel_page(va: VirtAddr) {
     tlbi!("vaae1is", va_field(va));
 }
 
+/// Drops the translation of kernel page `va` for every ASID, on this CPU only (the
+/// self-tests' counterpart of a shootdown).
+pub fn flush_kernel_page_local(va: VirtAddr) {
+    // SAFETY: as for `tlbi!`.
+    unsafe {
+        core::arch::asm!(
+            "dsb ishst", "tlbi vaae1, {0}", "dsb nsh", "isb",
+            in(reg) va_field(va), options(nostack, preserves_flags)
+        )
+    };
+}
+
 /// Drops every translation on this CPU (boot-time table changes).
 pub fn flush_all_local() {
     // SAFETY: as for `tlbi!`.
@@ -121,6 +133,10 @@ impl pecan_hal::Mmu for Mmu {
 
     fn flush_asid(&mut self, asid: Asid) {
         tlbi!("aside1is", asid_field(asid));
+    }
+
+    fn flush_kernel_page(&mut self, va: VirtAddr) {
+        flush_kernel_page(va);
     }
 
     fn flush_all(&mut self) {

@@ -2,14 +2,15 @@
 //!
 //! The EL0 entry (`user.S`) loads the CPU's kernel stack from here; the lazy FP/SIMD
 //! switch (`fpu.rs`) keeps the CPU's FP owner here; the kernel reads its CPU index here.
-//! One entry per CPU; only the boot CPU runs so far.
+//! One entry per CPU, `MAX_CPUS` of them: CPU `i` (the kernel's index, 0 the boot CPU)
+//! uses entry `i`.
 
 use aarch64_cpu::registers::{Readable, TPIDR_EL1, Writeable};
 
 use crate::context::Context;
 
 /// Most CPUs the kernel supports.
-pub const MAX_CPUS: usize = 8;
+pub const MAX_CPUS: usize = 16;
 
 /// One CPU's data. The assembly uses the offsets below.
 #[repr(C)]

@@ -40,9 +40,13 @@ mod hw {
 
     use super::{GenericTimer, counter_to_ns, next_deadline};
 
-    static TICKS: AtomicU64 = AtomicU64::new(0);
+    use crate::percpu::{self, MAX_CPUS};
+
+    /// Each CPU's ticks and next deadline (every CPU runs its own timer).
+    static TICKS: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+    static DEADLINE: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
     static PERIOD: AtomicU64 = AtomicU64::new(0);
-    static DEADLINE: AtomicU64 = AtomicU64::new(0);
+    static HZ: AtomicU64 = AtomicU64::new(0);
 
     /// The virtual counter, read after earlier instructions (an `isb` orders the read).
     pub fn counter() -> u64 {
@@ -50,25 +54,33 @@ mod hw {
         CNTVCT_EL0.get()
     }
 
-    /// Starts the periodic tick at `hz` (interrupts are still masked at the CPU).
+    /// Starts the boot CPU's periodic tick at `hz` (interrupts are still masked at the
+    /// CPU).
     pub fn start(hz: u64) -> GenericTimer {
         let freq = CNTFRQ_EL0.get();
-        let period = (freq / hz).max(1);
-        PERIOD.store(period, Ordering::Relaxed);
-        let deadline = counter() + period;
-        DEADLINE.store(deadline, Ordering::Relaxed);
-        CNTV_CVAL_EL0.set(deadline);
-        CNTV_CTL_EL0.write(CNTV_CTL_EL0::ENABLE::SET + CNTV_CTL_EL0::IMASK::CLEAR);
+        PERIOD.store((freq / hz).max(1), Ordering::Relaxed);
+        HZ.store(hz, Ordering::Relaxed);
+        start_secondary();
         GenericTimer { freq, hz }
     }
 
-    /// Handles the timer interrupt: counts the tick and sets the next deadline.
-    pub fn on_interrupt() {
-        let deadline =
-            next_deadline(DEADLINE.load(Ordering::Relaxed), PERIOD.load(Ordering::Relaxed), counter());
-        DEADLINE.store(deadline, Ordering::Relaxed);
+    /// Starts this CPU's periodic tick at the boot CPU's rate.
+    pub fn start_secondary() -> GenericTimer {
+        let deadline = counter() + PERIOD.load(Ordering::Relaxed);
+        DEADLINE[percpu::index()].store(deadline, Ordering::Relaxed);
         CNTV_CVAL_EL0.set(deadline);
-        TICKS.fetch_add(1, Ordering::Relaxed);
+        CNTV_CTL_EL0.write(CNTV_CTL_EL0::ENABLE::SET + CNTV_CTL_EL0::IMASK::CLEAR);
+        GenericTimer { freq: CNTFRQ_EL0.get(), hz: HZ.load(Ordering::Relaxed) }
+    }
+
+    /// Handles this CPU's timer interrupt: counts the tick and sets the next deadline.
+    pub fn on_interrupt() {
+        let me = percpu::index();
+        let deadline =
+            next_deadline(DEADLINE[me].load(Ordering::Relaxed), PERIOD.load(Ordering::Relaxed), counter());
+        DEADLINE[me].store(deadline, Ordering::Relaxed);
+        CNTV_CVAL_EL0.set(deadline);
+        TICKS[me].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Lets user mode read the virtual counter (CNTVCT_EL0, CNTFRQ_EL0) through
@@ -80,9 +92,14 @@ mod hw {
         unsafe { core::arch::asm!("msr cntkctl_el1, {}", "isb", in(reg) EL0VCTEN, options(nostack, nomem)) };
     }
 
-    /// Timer interrupts taken since boot.
+    /// Timer interrupts this CPU took since boot.
     pub fn ticks() -> u64 {
-        TICKS.load(Ordering::Relaxed)
+        cpu_ticks(percpu::index())
+    }
+
+    /// Timer interrupts CPU `cpu` took.
+    pub fn cpu_ticks(cpu: usize) -> u64 {
+        TICKS.get(cpu).map_or(0, |t| t.load(Ordering::Relaxed))
     }
 
     impl pecan_hal::Timer for GenericTimer {
@@ -96,7 +113,7 @@ mod hw {
 }
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
-pub use hw::{allow_user_counter, counter, on_interrupt, start, ticks};
+pub use hw::{allow_user_counter, counter, cpu_ticks, on_interrupt, start, start_secondary, ticks};
 
 #[cfg(test)]
 mod tests {

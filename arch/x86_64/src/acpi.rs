@@ -122,6 +122,8 @@ pub struct Madt {
     pub lapic: u64,
     /// Enabled (or online-capable) processors.
     pub cpus: usize,
+    /// Their local APIC (or x2APIC) ids, in table order.
+    pub apic_ids: pecan_boot::CpuList,
     /// The first IOAPIC.
     pub ioapic: Option<IoApicInfo>,
     /// Interrupt source overrides.
@@ -293,9 +295,15 @@ pub fn parse_madt(mem: &impl PhysRead, t: Table) -> Madt {
         }
         match (kind, n) {
             // Processor local APIC: flags bit 0 enabled, bit 1 online capable.
-            (0, 8..) if u32_at(&e, 4) & 3 != 0 => m.cpus += 1,
+            (0, 8..) if u32_at(&e, 4) & 3 != 0 => {
+                m.cpus += 1;
+                m.apic_ids.push(e[3] as u64);
+            }
             // Processor local x2APIC.
-            (9, 16..) if u32_at(&e, 8) & 3 != 0 => m.cpus += 1,
+            (9, 16..) if u32_at(&e, 8) & 3 != 0 => {
+                m.cpus += 1;
+                m.apic_ids.push(u32_at(&e, 4) as u64);
+            }
             (1, 12..) if m.ioapic.is_none() => {
                 m.ioapic = Some(IoApicInfo { id: e[2], addr: u32_at(&e, 4) as u64, gsi_base: u32_at(&e, 8) })
             }
@@ -435,6 +443,7 @@ mod tests {
             assert_eq!(acpi.span(), Some((0xf_0060, 0x1f_5000 + 56)));
             let madt = acpi.madt.unwrap();
             assert_eq!(madt.cpus, 4);
+            assert_eq!(madt.apic_ids.ids(), &[0, 1, 2, 3], "the disabled CPU is not listed");
             assert_eq!(madt.lapic, 0xfee0_0000);
             assert_eq!(madt.ioapic, Some(IoApicInfo { id: 0, addr: 0xfec0_0000, gsi_base: 0 }));
             assert_eq!(
@@ -466,6 +475,7 @@ mod tests {
         m.table(0x100, b"APIC", &body);
         let madt = parse_madt(&m, header(&m, 0x100).unwrap());
         assert_eq!(madt.cpus, 2);
+        assert_eq!(madt.apic_ids.ids(), &[0, 1]);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! `pecan_hal::Hal` for x86_64: the machine as the core sees it.
 
-use pecan_hal::{CopyFault, Hal, PhysAddr, Timer, VirtAddr};
+use pecan_hal::{CopyFault, Flush, Hal, Ipi, IpiTarget, PhysAddr, Timer, VirtAddr};
 use x86_64::instructions::port::Port;
 
 use crate::context::Context;
@@ -71,6 +71,15 @@ impl Hal for X86 {
     }
     fn exit(&mut self, code: u32) -> ! {
         crate::exit::qemu_exit(code)
+    }
+    fn cpus_online(&self) -> usize {
+        crate::smp::online()
+    }
+    fn send_ipi(&mut self, to: IpiTarget, kind: Ipi) {
+        crate::smp::send(to, kind)
+    }
+    fn shootdown(&mut self, flush: Flush) {
+        crate::smp::shootdown(flush)
     }
 
     const WINDOW_BASE: u64 = crate::copy::WINDOW_BASE;

@@ -25,6 +25,8 @@ const REG_EOI: u64 = 0xb0;
 const REG_SVR: u64 = 0xf0;
 const REG_ESR: u64 = 0x280;
 const REG_IRR: u64 = 0x200;
+const REG_ICR_LOW: u64 = 0x300;
+const REG_ICR_HIGH: u64 = 0x310;
 const REG_LVT_TIMER: u64 = 0x320;
 const REG_LVT_LINT0: u64 = 0x350;
 const REG_LVT_ERROR: u64 = 0x370;
@@ -52,13 +54,19 @@ fn write(reg: u64, v: u32) {
     unsafe { ((BASE.load(Ordering::Relaxed) + reg) as *mut u32).write_volatile(v) }
 }
 
-/// Maps the APIC (physical base from IA32_APIC_BASE), enables it with the spurious vector,
-/// masks LINT0 (the 8259's line) and the error interrupt.
+/// Maps the APIC (physical base from IA32_APIC_BASE) and enables it (see [`enable`]).
 pub fn init() {
     // SAFETY: reading IA32_APIC_BASE has no side effects.
     let msr = unsafe { Msr::new(IA32_APIC_BASE).read() };
     let pa = msr & 0x000f_ffff_ffff_f000;
     BASE.store(crate::paging::map_device(pa), Ordering::Relaxed);
+    enable();
+}
+
+/// Enables this CPU's APIC (mapped by [`init`] on the boot CPU; every CPU's is at the same
+/// address) with the spurious vector, masks LINT0 (the 8259's line) and the error
+/// interrupt.
+pub fn enable() {
     write(REG_TPR, 0);
     write(REG_LVT_LINT0, MASKED);
     write(REG_LVT_ERROR, MASKED);
@@ -105,6 +113,50 @@ pub fn start_timer() -> (u64, u64) {
     write(REG_LVT_TIMER, VECTOR_TIMER as u32 | PERIODIC);
     write(REG_TIMER_INIT, (apic_hz / TICK_HZ).min(u32::MAX as u64) as u32);
     (apic_hz, tsc_hz)
+}
+
+/// Starts this CPU's periodic tick at the rate the boot CPU measured (a secondary CPU).
+pub fn start_timer_secondary() {
+    write(REG_TIMER_DIVIDE, 0b1011);
+    write(REG_LVT_TIMER, VECTOR_TIMER as u32 | PERIODIC);
+    write(REG_TIMER_INIT, (APIC_HZ.load(Ordering::Relaxed) / TICK_HZ).min(u32::MAX as u64) as u32);
+}
+
+/// ICR delivery modes and shorthands (SDM vol. 3, 11.6.1).
+const ICR_INIT: u32 = 0b101 << 8;
+const ICR_STARTUP: u32 = 0b110 << 8;
+const ICR_ASSERT: u32 = 1 << 14;
+const ICR_PENDING: u32 = 1 << 12;
+const ICR_ALL_BUT_SELF: u32 = 0b11 << 18;
+
+/// Writes the ICR (destination first: the low word's write sends) after the previous
+/// IPI left.
+fn icr(dest: u32, low: u32) {
+    while read(REG_ICR_LOW) & ICR_PENDING != 0 {
+        core::hint::spin_loop();
+    }
+    write(REG_ICR_HIGH, dest << 24);
+    write(REG_ICR_LOW, low);
+}
+
+/// Sends fixed interrupt `vector` to the CPU with APIC id `dest`.
+pub fn send_ipi(dest: u32, vector: u8) {
+    icr(dest, vector as u32 | ICR_ASSERT);
+}
+
+/// Sends fixed interrupt `vector` to every other CPU.
+pub fn send_ipi_others(vector: u8) {
+    icr(0, vector as u32 | ICR_ASSERT | ICR_ALL_BUT_SELF);
+}
+
+/// Sends INIT to the CPU with APIC id `dest` (it waits for a start-up IPI).
+pub fn send_init(dest: u32) {
+    icr(dest, ICR_INIT | ICR_ASSERT);
+}
+
+/// Sends a start-up IPI: the CPU starts in real mode at `page << 12` (below 1 MiB).
+pub fn send_startup(dest: u32, page: u8) {
+    icr(dest, ICR_STARTUP | ICR_ASSERT | page as u32);
 }
 
 /// Nanoseconds since the timer started, from the TSC.

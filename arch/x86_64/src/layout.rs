@@ -11,6 +11,11 @@ pub const KERNEL_PML4_FIRST: usize = 256;
 pub const SCRATCH_BASE: u64 = 0xffff_ffff_f000_0000;
 /// Pages in the scratch range.
 pub const SCRATCH_PAGES: u64 = 8;
+/// The secondary CPUs' stack slots (`smp.rs`): CPU `i` has the 128 KiB at
+/// `STACKS_BASE + i * STACK_SLOT` (below the scratch range, PDPT slot 511).
+pub const STACKS_BASE: u64 = 0xffff_ffff_e000_0000;
+/// Bytes of address space per CPU for its stacks and their guard pages.
+pub const STACK_SLOT: u64 = 128 * 1024;
 
 /// Kernel code segment (GDT entry 1).
 pub const KERNEL_CS: u16 = 0x08;
@@ -31,6 +36,12 @@ pub const VECTOR_IRQ_BASE: u8 = 0x30;
 pub const MAX_IRQ_LINES: u32 = 64;
 /// The vectors the legacy 8259 PICs are moved to before they are masked.
 pub const VECTOR_PIC_BASE: u8 = 0xe0;
+/// Inter-processor interrupts (`smp.rs`): wake-up, TLB shootdown, remote call.
+pub const VECTOR_IPI_WAKE: u8 = 0xf0;
+/// The TLB shootdown IPI.
+pub const VECTOR_IPI_SHOOTDOWN: u8 = 0xf1;
+/// The remote-call IPI (boot self-tests).
+pub const VECTOR_IPI_CALL: u8 = 0xf2;
 /// The local APIC's spurious-interrupt vector.
 pub const VECTOR_SPURIOUS: u8 = 0xff;
 

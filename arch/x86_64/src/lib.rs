@@ -61,6 +61,8 @@ pub mod resume;
 #[cfg(all(target_arch = "x86_64", target_os = "none"))]
 pub mod serial;
 #[cfg(all(target_arch = "x86_64", target_os = "none"))]
+pub mod smp;
+#[cfg(all(target_arch = "x86_64", target_os = "none"))]
 pub mod syscall;
 #[cfg(all(target_arch = "x86_64", target_os = "none"))]
 pub mod trap;

@@ -20,6 +20,18 @@ impl Machine for X86 {
         crate::trap::ticks()
     }
 
+    fn cpu_ticks(&self, cpu: usize) -> u64 {
+        crate::smp::ticks(cpu)
+    }
+
+    fn ipis_received(&self, cpu: usize) -> u64 {
+        crate::smp::ipis(cpu)
+    }
+
+    fn remote_read(&mut self, cpu: usize, va: VirtAddr) -> Option<u64> {
+        crate::smp::remote_read(cpu, va.0)
+    }
+
     fn enable_interrupts(&mut self) {
         interrupts::enable();
     }

@@ -35,7 +35,7 @@ fn pcid(asid: Asid) -> Pcid {
 }
 
 /// Drops every translation, global ones included (toggling CR4.PGE).
-fn flush_everything() {
+pub fn flush_everything() {
     // SAFETY: turning PGE off and on again flushes the whole TLB and changes nothing else.
     unsafe {
         Cr4::update(|f| f.remove(Cr4Flags::PAGE_GLOBAL));
@@ -110,6 +110,12 @@ impl Mmu for X86Mmu {
         } else {
             flush_everything();
         }
+    }
+
+    fn flush_kernel_page(&mut self, va: VirtAddr) {
+        // `invlpg` drops the page's translation, global or not, for the current PCID and
+        // the global one for every PCID.
+        tlb::flush(x86_64::VirtAddr::new_truncate(va.0));
     }
 
     fn flush_all(&mut self) {

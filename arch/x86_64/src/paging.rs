@@ -259,6 +259,16 @@ pub fn build_and_switch(ram: &Ranges, big_pages: bool) {
     PHYS_OFFSET.store(PHYSMAP_BASE, Ordering::Relaxed);
 }
 
+/// Maps `pages` pages of RAM at `pa` to kernel address `va`: read-write, no-execute,
+/// global (the secondary CPUs' stacks). Only before user address spaces exist: a user
+/// root copies the kernel half when it is made.
+pub fn map_kernel_pages(va: u64, pa: u64, pages: u64) {
+    let pt = PageTable::<X86Pte>::new(kernel_root());
+    for i in 0..pages {
+        map_or_die(&pt, &mut PhysmapMem, va + i * PAGE_SIZE, pa + i * PAGE_SIZE, RW_DATA, 0);
+    }
+}
+
 /// Maps the 4 KiB device page holding `pa` uncached in the direct map (if the direct map
 /// does not cover it already) and returns the virtual address of `pa`.
 pub fn map_device(pa: u64) -> u64 {

@@ -4,10 +4,12 @@
 //!
 //! The entry assembly (`syscall.S`, `vectors.S`, `return.S`) reads the first fields by
 //! their `gs:` offsets (the `PERCPU_*` constants, passed to the assembly as operands); the
-//! rest is Rust's (the lazy FPU, the FS base cache, the idle flag).
+//! rest is Rust's (the lazy FPU, the FS base cache, the idle flag, the CPU's TSS). One block
+//! per CPU, `MAX_CPUS` of them; CPU `i` (the kernel's index, 0 the boot CPU) uses block `i`.
 
 use x86_64::VirtAddr;
 use x86_64::registers::model_specific::{GsBase, KernelGsBase};
+use x86_64::structures::tss::TaskStateSegment;
 
 use crate::cell::SyncCell;
 use crate::context::Context;
@@ -50,6 +52,9 @@ pub struct PerCpu {
     pub fs_ctx: *mut Context,
     /// The FS base loaded for `fs_ctx`.
     pub fs_base: u64,
+    /// This CPU's task-state segment (RSP0 for entries from user mode, IST 1 for double
+    /// faults), here so that `gdt::set_kernel_stack` is one `gs:` store.
+    pub tss: TaskStateSegment,
 }
 
 impl PerCpu {
@@ -67,6 +72,7 @@ impl PerCpu {
         idle: false,
         fs_ctx: core::ptr::null_mut(),
         fs_base: 0,
+        tss: TaskStateSegment::new(),
     };
 }
 
@@ -78,11 +84,14 @@ pub const PERCPU_USER_RSP: usize = core::mem::offset_of!(PerCpu, user_rsp);
 pub const PERCPU_CPU_ID: usize = core::mem::offset_of!(PerCpu, cpu_id);
 /// `gs:` offset of [`PerCpu::frame_end`].
 pub const PERCPU_FRAME_END: usize = core::mem::offset_of!(PerCpu, frame_end);
+/// `gs:` offset of RSP0 in [`PerCpu::tss`] (the TSS keeps it at byte 4).
+pub const PERCPU_TSS_RSP0: usize = core::mem::offset_of!(PerCpu, tss) + 4;
 
 static PERCPU: SyncCell<[PerCpu; MAX_CPUS]> = SyncCell::new([PerCpu::EMPTY; MAX_CPUS]);
 
-/// Sets up CPU `cpu`'s block and points GS at it.
-pub fn init(cpu: usize, kernel_stack: u64) {
+/// Sets up CPU `cpu`'s block and points GS at it; returns the block (its TSS goes into
+/// the CPU's GDT next).
+pub fn init(cpu: usize, kernel_stack: u64) -> *mut PerCpu {
     assert!(cpu < MAX_CPUS);
     // SAFETY: each CPU initializes only its own block, before anything reads it.
     let block = unsafe { &mut (*PERCPU.get())[cpu] };
@@ -90,6 +99,7 @@ pub fn init(cpu: usize, kernel_stack: u64) {
         PerCpu { self_ptr: block as *mut PerCpu as u64, kernel_stack, cpu_id: cpu as u64, ..PerCpu::EMPTY };
     GsBase::write(VirtAddr::new(block.self_ptr));
     KernelGsBase::write(VirtAddr::new(0));
+    block
 }
 
 /// This CPU's block. Only this CPU touches it, always with interrupts disabled (kernel

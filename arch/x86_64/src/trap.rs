@@ -15,10 +15,11 @@ use pecan_kernel::{Event, ExitCode, Resume};
 
 use crate::context::TrapFrame;
 use crate::layout::{
-    KERNEL_DS, MAX_IRQ_LINES, VECTOR_IRQ_BASE, VECTOR_PIC_BASE, VECTOR_SPURIOUS, VECTOR_TIMER,
+    KERNEL_DS, MAX_IRQ_LINES, VECTOR_IPI_CALL, VECTOR_IPI_WAKE, VECTOR_IRQ_BASE, VECTOR_PIC_BASE,
+    VECTOR_SPURIOUS, VECTOR_TIMER,
 };
 use crate::percpu::PERCPU_KERNEL_STACK;
-use crate::{exception, fault, fpu, ioapic, lapic, percpu, resume};
+use crate::{exception, fault, fpu, ioapic, lapic, percpu, resume, smp};
 
 core::arch::global_asm!(
     include_str!("vectors.S"),
@@ -26,13 +27,12 @@ core::arch::global_asm!(
     kernel_ds = const KERNEL_DS,
 );
 
-static TICKS: AtomicU64 = AtomicU64::new(0);
 static BREAKPOINTS: AtomicU64 = AtomicU64::new(0);
 static FAULTING: AtomicBool = AtomicBool::new(false);
 
-/// Timer interrupts taken since boot.
+/// Timer interrupts this CPU took since it started.
 pub fn ticks() -> u64 {
-    TICKS.load(Ordering::Relaxed)
+    smp::ticks(percpu::cpu_id())
 }
 
 /// Kernel-mode breakpoints taken since boot.
@@ -44,6 +44,8 @@ pub fn breakpoints() -> u64 {
 enum Interrupt {
     Timer,
     Line(u32),
+    /// An inter-processor interrupt (`smp.rs` handles it, then EOI; no kernel event).
+    Ipi(u8),
     /// The APIC's spurious vector or a (masked) 8259 line: nothing to do, no EOI.
     Ignored,
 }
@@ -52,6 +54,8 @@ fn interrupt(v: u64) -> Option<Interrupt> {
     let irqs = VECTOR_IRQ_BASE as u64..VECTOR_IRQ_BASE as u64 + MAX_IRQ_LINES as u64;
     if v == VECTOR_TIMER as u64 {
         Some(Interrupt::Timer)
+    } else if (VECTOR_IPI_WAKE as u64..=VECTOR_IPI_CALL as u64).contains(&v) {
+        Some(Interrupt::Ipi(v as u8))
     } else if irqs.contains(&v) {
         Some(Interrupt::Line((v - VECTOR_IRQ_BASE as u64) as u32))
     } else if v == VECTOR_SPURIOUS as u64
@@ -68,7 +72,7 @@ fn interrupt(v: u64) -> Option<Interrupt> {
 fn report(i: Interrupt) -> Option<Resume<crate::context::Context>> {
     match i {
         Interrupt::Timer => {
-            TICKS.fetch_add(1, Ordering::Relaxed);
+            smp::count_tick();
             let r = resume::dispatch(Event::Timer);
             lapic::eoi();
             Some(r)
@@ -77,6 +81,11 @@ fn report(i: Interrupt) -> Option<Resume<crate::context::Context>> {
             let r = resume::dispatch(Event::Irq(line));
             lapic::eoi();
             Some(r)
+        }
+        Interrupt::Ipi(v) => {
+            smp::on_ipi(v);
+            lapic::eoi();
+            None
         }
         Interrupt::Ignored => None,
     }
@@ -125,7 +134,13 @@ extern "C" fn pecan_trap(f: &mut TrapFrame) {
             resume::resume(r)
         }
         Some(Interrupt::Timer) => {
-            TICKS.fetch_add(1, Ordering::Relaxed);
+            smp::count_tick();
+            lapic::eoi();
+        }
+        // An IPI never needs the kernel (yet): handled here, also in the idle loop, which
+        // it leaves waiting.
+        Some(Interrupt::Ipi(v)) => {
+            smp::on_ipi(v);
             lapic::eoi();
         }
         Some(Interrupt::Line(line)) => {

@@ -9,7 +9,7 @@
 use fdt::Fdt;
 use fdt::node::FdtNode;
 
-use crate::{BootError, Cmdline, MemoryMap, RegionKind};
+use crate::{BootError, Cmdline, CpuList, MemoryMap, RegionKind};
 
 /// The FDT header magic.
 pub const FDT_MAGIC: u32 = 0xd00d_feed;
@@ -95,6 +95,9 @@ pub struct DtbInfo {
     pub cmdline: Cmdline,
     /// Number of `cpu` nodes under `/cpus` (at least 1).
     pub cpus: usize,
+    /// The MPIDR affinity (`reg`) of every `cpu` node under `/cpus` that is not disabled,
+    /// in tree order (the arch moves the boot CPU first).
+    pub cpu_ids: CpuList,
     /// The first PL011 (the one `/chosen/stdout-path` names, if it names one).
     pub uart: Option<Uart>,
     /// The interrupt controller.
@@ -335,6 +338,7 @@ pub fn parse(bytes: &[u8], pa: u64) -> Result<DtbInfo, BootError> {
         .map(|c| c.children().filter(|n| n.name == "cpu" || n.name.starts_with("cpu@")).count())
         .unwrap_or(0)
         .max(1);
+    let cpu_ids = cpu_ids(&fdt);
 
     // The console: the node /chosen/stdout-path names if it is a PL011, else the first PL011.
     let pl011 = |n: FdtNode<'_, '_>| is_compatible(n, &["arm,pl011"]);
@@ -374,7 +378,32 @@ pub fn parse(bytes: &[u8], pa: u64) -> Result<DtbInfo, BootError> {
             _ => None,
         });
 
-    Ok(DtbInfo { memory, cmdline, cpus, uart, gic, timer, psci, size, uboot })
+    Ok(DtbInfo { memory, cmdline, cpus, cpu_ids, uart, gic, timer, psci, size, uboot })
+}
+
+/// The `reg` of every enabled `cpu` node under `/cpus`: one or two cells (the node's
+/// `#address-cells`, 2 if absent, as the binding says), `#size-cells` 0. A node without
+/// a readable `reg` is skipped.
+fn cpu_ids(fdt: &Fdt<'_>) -> CpuList {
+    let mut list = CpuList::new();
+    let Some(cpus) = fdt.find_node("/cpus") else { return list };
+    let acells = cpus.property("#address-cells").and_then(|p| cells(p.value).next()).unwrap_or(2);
+    for n in cpus.children().filter(|n| n.name == "cpu" || n.name.starts_with("cpu@")) {
+        if prop_str(n, "status").is_some_and(|s| s != "okay" && s != "ok") {
+            continue;
+        }
+        let Some(reg) = n.property("reg") else { continue };
+        let mut c = cells(reg.value);
+        let id = match acells {
+            1 => c.next().map(u64::from),
+            2 => c.next().zip(c.next()).map(|(hi, lo)| (hi as u64) << 32 | lo as u64),
+            _ => None,
+        };
+        if let Some(id) = id {
+            list.push(id);
+        }
+    }
+    list
 }
 
 /// Replaces every occurrence of `what` in the structure block of the (valid) tree in `buf`
@@ -418,6 +447,7 @@ mod tests {
         assert_eq!(info.size, VIRT.len());
         assert_eq!(info.cmdline.as_str(), "test=boot log=debug");
         assert_eq!(info.cpus, 2);
+        assert_eq!(info.cpu_ids.ids(), &[0, 1]);
         assert_eq!(info.uart, Some(Uart { regs: Mmio { base: 0x0900_0000, size: 0x1000 }, intid: Some(33) }));
         assert_eq!(
             info.gic,
@@ -446,6 +476,7 @@ mod tests {
     fn qemu_virt_el2_a72() {
         let info = parse(VIRT_EL2, 0x4000_0000).unwrap();
         assert_eq!(info.cpus, 4);
+        assert_eq!(info.cpu_ids.ids(), &[0, 1, 2, 3]);
         assert_eq!(info.psci, Some(PsciConduit::Smc), "virtualization=on: PSCI through smc");
         assert_eq!(info.cmdline.as_str(), "");
         assert_eq!(info.gic.map(|g| g.version), Some(GicVersion::V3));

@@ -10,12 +10,14 @@ extern crate std;
 
 pub mod bootfs;
 pub mod cmdline;
+pub mod cpus;
 pub mod dtb;
 pub mod e820;
 pub mod limine;
 pub mod memmap;
 
 pub use cmdline::Cmdline;
+pub use cpus::CpuList;
 pub use memmap::{MemoryMap, Region, RegionKind};
 
 /// Which loader started the kernel.
@@ -81,6 +83,10 @@ pub struct BootInfo {
     pub dtb: Option<u64>,
     /// Physical address of the ACPI RSDP (x86_64).
     pub rsdp: Option<u64>,
-    /// Number of CPUs the firmware reports (1 if unknown).
+    /// Number of CPUs running: 1 when the arch hands over after its early boot, then each
+    /// secondary CPU that reported in (`docs/smp.md`). The kernel's `Kernel::cpus`.
     pub cpus: usize,
+    /// The CPUs the firmware describes (ACPI MADT, the device tree's `/cpus`, Limine's MP
+    /// answer), the boot CPU first: CPU `i` of the kernel is `cpu_ids.ids()[i]`.
+    pub cpu_ids: CpuList,
 }

@@ -11,7 +11,7 @@
 use limine::memory_map::{Entry, EntryType};
 
 use crate::memmap::{MemoryMap, RegionKind};
-use crate::{BootError, BootInfo, Cmdline, Loader};
+use crate::{BootError, BootInfo, Cmdline, CpuList, Loader};
 
 /// The Limine base revision Pecan asks for.
 pub const BASE_REVISION: u64 = 2;
@@ -43,8 +43,9 @@ pub struct Answers<'a> {
     pub rsdp: Option<u64>,
     /// The device tree address as the response gives it (AArch64; an HHDM pointer).
     pub dtb: Option<u64>,
-    /// Number of CPUs in the MP response.
-    pub cpus: Option<usize>,
+    /// The CPUs' hardware ids in the MP response (LAPIC ids / MPIDRs), the boot CPU's
+    /// first (the arch reorders if the loader did not).
+    pub cpu_ids: CpuList,
     /// The executable file's string: the command line from `limine.conf`.
     pub cmdline: Option<&'a [u8]>,
 }
@@ -108,7 +109,8 @@ pub fn translate(a: &Answers<'_>) -> Result<LimineBoot, BootError> {
         cmdline: Cmdline::new(a.cmdline.unwrap_or(&[])),
         dtb: a.dtb.filter(|&d| d != 0).map(|d| to_physical(d, hhdm_offset)),
         rsdp: a.rsdp.filter(|&r| r != 0).map(|r| to_physical(r, hhdm_offset)),
-        cpus: a.cpus.unwrap_or(1).max(1),
+        cpus: 1,
+        cpu_ids: a.cpu_ids,
     };
     Ok(LimineBoot { info, hhdm_offset, executable })
 }
@@ -136,7 +138,11 @@ mod tests {
             }),
             rsdp: Some(HHDM + 0xf_0060),
             dtb: None,
-            cpus: Some(4),
+            cpu_ids: {
+                let mut l = CpuList::new();
+                (0..4).for_each(|i| l.push(i));
+                l
+            },
             cmdline: Some(b"test=boot log=debug"),
         })
     }
@@ -158,7 +164,7 @@ mod tests {
         assert_eq!(b.hhdm_offset, HHDM);
         assert_eq!(b.executable.physical_base, 0x20_0000);
         assert_eq!(b.info.loader, Loader::Limine);
-        assert_eq!(b.info.cpus, 4);
+        assert_eq!((b.info.cpus, b.info.cpu_ids.len()), (1, 4), "only the boot CPU runs yet");
         assert_eq!(b.info.rsdp, Some(0xf_0060));
         assert_eq!(b.info.dtb, None);
         assert_eq!(b.info.cmdline.get("test"), Some("boot"));
@@ -176,14 +182,14 @@ mod tests {
         let b = with(&typical(), |mut a| {
             a.rsdp = Some(0xf_0060);
             a.dtb = Some(HHDM + 0x4000_0000);
-            a.cpus = None;
+            a.cpu_ids = CpuList::new();
             a.cmdline = None;
             translate(&a)
         })
         .unwrap();
         assert_eq!(b.info.rsdp, Some(0xf_0060));
         assert_eq!(b.info.dtb, Some(0x4000_0000));
-        assert_eq!(b.info.cpus, 1);
+        assert_eq!((b.info.cpus, b.info.cpu_ids.len()), (1, 0));
         assert_eq!(b.info.cmdline.as_str(), "");
         assert_eq!(to_physical(0x1234, 0), 0x1234);
     }

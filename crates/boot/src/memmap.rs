@@ -125,6 +125,21 @@ impl MemoryMap {
         Ok(())
     }
 
+    /// Takes `size` bytes of usable RAM at or above `floor`, aligned to `align` (a power
+    /// of two, at least 4 KiB), from the highest usable region that has room, and marks
+    /// them `Kernel`; returns their base. `None` if no usable region has room.
+    pub fn take(&mut self, size: u64, align: u64, floor: u64) -> Option<u64> {
+        let base = self
+            .usable()
+            .filter_map(|r| {
+                let top = r.end().checked_sub(size)? & !(align - 1);
+                (top >= r.base.max(floor)).then_some(top)
+            })
+            .max()?;
+        self.add(base, size, RegionKind::Kernel).ok()?;
+        Some(base)
+    }
+
     fn push(&mut self, r: Region) -> Result<(), BootError> {
         if r.size == 0 {
             return Ok(());
@@ -176,5 +191,17 @@ mod tests {
         m.add(0x20_0000, 0x1000, Usable).unwrap();
         assert_eq!(m.regions()[1].kind, Kernel);
         assert_eq!(m.usable_bytes(), 0x0ff0_0000 - 0x10_0000);
+    }
+
+    #[test]
+    fn take_from_the_top() {
+        let mut m = MemoryMap::new();
+        m.add(0, 0x1000_0000, Usable).unwrap();
+        m.add(0x0ff0_0000, 0x10_0000, Firmware).unwrap();
+        let a = m.take(0x5000, 0x2_0000, 0x10_0000).unwrap();
+        assert_eq!(a, 0x0fee_0000);
+        assert_eq!(m.regions()[1], Region { base: a, size: 0x5000, kind: Kernel });
+        assert_eq!(m.take(0x2000_0000, 4096, 0), None, "too big");
+        assert_eq!(m.take(0x1000, 4096, 0x1000_0000), None, "nothing above the floor");
     }
 }

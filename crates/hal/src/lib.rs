@@ -14,6 +14,7 @@ pub mod irq;
 pub mod mem;
 pub mod mmu;
 pub mod pte;
+pub mod smp;
 pub mod timer;
 
 pub use addr::{PAGE_SIZE, PhysAddr, VirtAddr};
@@ -24,6 +25,7 @@ pub use irq::InterruptController;
 pub use mem::PhysMem;
 pub use mmu::{Asid, Mmu};
 pub use pte::{Attrs, MemType, PteFormat, PteKind};
+pub use smp::{CpuSet, Flush, Ipi, IpiTarget};
 pub use timer::Timer;
 
 /// One architecture (or the simulator), as the core sees it.
@@ -81,6 +83,26 @@ pub trait Hal {
     /// lets it in). Interrupts stay disabled in the kernel; this is the event model's
     /// "interrupts enabled during the transfer".
     fn preempt_pending(&mut self) -> bool;
+    /// Number of CPUs running the kernel (indices `0..cpus_online()`).
+    fn cpus_online(&self) -> usize {
+        1
+    }
+    /// Sends an inter-processor interrupt (x86_64 local APIC ICR, AArch64 GIC SGI). Does
+    /// nothing on one CPU or for a target that is not running.
+    fn send_ipi(&mut self, _to: IpiTarget, _kind: Ipi) {}
+    /// Makes `flush` take effect on every CPU that may hold the translations, and returns
+    /// only once each has (x86_64: queue, IPI, wait for every acknowledgement; AArch64:
+    /// `TLBI ... IS` broadcast and `DSB ISH`). After it, the unmapped frames may be reused.
+    /// The default is for one CPU: the local flush.
+    fn shootdown(&mut self, flush: Flush) {
+        let m = self.mmu();
+        match flush {
+            Flush::Page { asid, va } => m.flush_page(asid, va),
+            Flush::Asid(asid) => m.flush_asid(asid),
+            Flush::All => m.flush_all(),
+            Flush::KernelPage(va) => m.flush_kernel_page(va),
+        }
+    }
 
     /// Whether the machine has an I/O-port space (x86_64).
     const HAS_IO_PORTS: bool = false;

@@ -27,4 +27,9 @@ pub trait Mmu {
     fn flush_asid(&mut self, asid: Asid);
     /// Drops every non-global translation.
     fn flush_all(&mut self);
+    /// Drops the translation of one kernel page (a global one). The default drops
+    /// everything non-global, enough for a machine without global translations.
+    fn flush_kernel_page(&mut self, _va: VirtAddr) {
+        self.flush_all();
+    }
 }

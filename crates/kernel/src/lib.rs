@@ -15,6 +15,7 @@ pub mod platform;
 pub mod root;
 pub mod run;
 pub mod selftest;
+pub mod smptest;
 
 pub use exit::ExitCode;
 pub use machine::Machine;
@@ -39,6 +40,7 @@ pub fn start<M: Machine>(m: &mut M, info: &BootInfo) -> ! {
         info.cpus,
         info.cmdline.as_str()
     );
+    log_cpus(info);
     let mut pool = memory::FramePool::new(m, info);
     pool.log_summary(info);
     match info.cmdline.get("test") {
@@ -54,6 +56,11 @@ pub fn start<M: Machine>(m: &mut M, info: &BootInfo) -> ! {
     }
 }
 
+/// The boot log's CPU line: how many run of how many the firmware described.
+fn log_cpus(info: &BootInfo) {
+    log::info!("cpus: {} online ({} found)", info.cpus, info.cpu_ids.len().max(1));
+}
+
 /// Boots the whole kernel: with `test=NAME` on the command line runs that boot self-test
 /// and stops the machine; otherwise builds the kernel and starts `init` from `archive` as
 /// the root task. The platform keeps the kernel and hands events to [`run::handle`].
@@ -67,6 +74,7 @@ pub fn boot<M: Platform>(mut m: M, info: &BootInfo, archive: &[u8]) -> pecan_cor
         info.cpus,
         info.cmdline.as_str()
     );
+    log_cpus(info);
     if let Some(name) = info.cmdline.get("test") {
         let mut pool = memory::FramePool::new(&mut m, info);
         pool.log_summary(info);

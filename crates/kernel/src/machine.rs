@@ -10,8 +10,15 @@ pub trait Machine: Hal {
     /// A function that writes bytes to the console from anywhere (the logger and the panic
     /// handler use it; it must not deadlock if called from an exception handler).
     fn console_writer(&self) -> fn(&[u8]);
-    /// Periodic timer ticks taken since boot.
+    /// Periodic timer ticks this CPU took since boot.
     fn ticks(&self) -> u64;
+    /// Periodic timer ticks CPU `cpu` took (0 for a CPU that does not run).
+    fn cpu_ticks(&self, cpu: usize) -> u64;
+    /// Inter-processor interrupts CPU `cpu` took (handled and acknowledged).
+    fn ipis_received(&self, cpu: usize) -> u64;
+    /// Has CPU `cpu` read the word at kernel address `va` (through its own TLB) in its IPI
+    /// handler; `None` if it does not answer within a second.
+    fn remote_read(&mut self, cpu: usize, va: VirtAddr) -> Option<u64>;
     /// Lets interrupts in.
     fn enable_interrupts(&mut self);
     /// Keeps interrupts out.
@@ -31,7 +38,8 @@ pub trait Machine: Hal {
     fn probe_write(&mut self, va: VirtAddr, value: u64);
     /// Reads a word through a kernel virtual address.
     fn probe_read(&mut self, va: VirtAddr) -> u64;
-    /// Drops the kernel's translation of `va` on this CPU.
+    /// Drops the kernel's translation of `va` on this CPU only (`Hal::shootdown` drops it
+    /// everywhere).
     fn flush_kernel_page(&mut self, va: VirtAddr);
     /// Reads from `addr` in kernel mode, which must fault: the arch's trap handler prints
     /// the fault report and exits with `ExitCode::KernelFault`.

@@ -24,6 +24,9 @@ pub fn run<M: Machine>(m: &mut M, pool: &mut FramePool, info: &BootInfo, name: &
         "fault" => m.provoke_fault(FAULT_ADDR),
         "panic" => panic!("deliberate panic (test=panic)"),
         "corrupt-bootinfo" => m.corrupt_bootinfo(),
+        "smp" => crate::smptest::smp(m, info),
+        "ipi" => crate::smptest::ipi(m),
+        "shootdown" => crate::smptest::shootdown(m, pool),
         other => {
             log::error!("unknown test {other:?}");
             false

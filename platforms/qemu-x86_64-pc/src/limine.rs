@@ -63,7 +63,14 @@ extern "C" fn pecan_limine_main() -> ! {
             .map(|r| ExecutableAddress { physical_base: r.physical_base(), virtual_base: r.virtual_base() }),
         rsdp: RSDP.get_response().map(|r| r.address() as u64),
         dtb: None,
-        cpus: MP.get_response().map(|r| r.cpus().len()),
+        cpu_ids: {
+            let mut l = pecan_boot::CpuList::new();
+            if let Some(r) = MP.get_response() {
+                l.push(r.bsp_lapic_id() as u64);
+                r.cpus().iter().for_each(|c| l.push(c.lapic_id as u64));
+            }
+            l
+        },
         cmdline: EXECUTABLE_FILE.get_response().map(|r| r.file().string().to_bytes()),
     };
     let (m, info) = pecan_x86_64::boot::from_limine(&answers);

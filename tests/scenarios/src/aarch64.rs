@@ -492,7 +492,11 @@ extern "C" fn fp_worker(i: u64) -> ! {
     let mine = FP_PROGRESS[me].as_ptr();
     let other = FP_PROGRESS[1 - me].as_ptr();
     // SAFETY: as above; both counters are statics, written only by their own thread.
-    let r = unsafe { a64t_fp_spin(seed, mine, other, FP_SPIN_SEEN, 2_000_000) };
+    // The loop limit only bounds a failure: it stops as soon as the other thread was seen
+    // `FP_SPIN_SEEN` times. How many loops fit in a time slice depends on how fast QEMU
+    // runs this CPU against the host clock (2 million were too few with -smp 4 on a busy
+    // host).
+    let r = unsafe { a64t_fp_spin(seed, mine, other, FP_SPIN_SEEN, 20_000_000) };
     FP_SEEN[me].store(r.0, Ordering::SeqCst);
     FP_BAD.fetch_add(r.1, Ordering::SeqCst);
     FP_DONE.fetch_add(1, Ordering::SeqCst);

@@ -13,7 +13,7 @@ pub use limine_entry::limine_entry;
 
 use pecan_boot::cmdline::CMDLINE_MAX;
 use pecan_boot::limine::Answers;
-use pecan_boot::{BootInfo, Cmdline, Loader, MemoryMap, RegionKind, e820};
+use pecan_boot::{BootInfo, Cmdline, CpuList, Loader, MemoryMap, RegionKind, e820};
 
 use crate::acpi::{self, Acpi, PhysRead};
 use crate::hal::X86;
@@ -41,9 +41,10 @@ fn early() {
     serial::init();
     cpu::init();
     let stack = paging::boot_stack_top();
-    gdt::init(stack);
+    let block = percpu::init(0, stack);
+    // SAFETY: the boot CPU's own block, just set up; once, interrupts off.
+    unsafe { gdt::init(0, block, stack, gdt::boot_df_stack_top()) };
     idt::init();
-    percpu::init(0, stack);
     syscall::init();
 }
 
@@ -100,7 +101,7 @@ pub fn from_uboot(argc: usize, argv: u64, uboot_sp: u64) -> (X86, BootInfo) {
     map_kernel(&ram);
     let acpi = discover_acpi(&ram, None);
     reserve_uboot(&mut memory, argv, acpi.as_ref().map(|(_, a)| a));
-    let info = finish(Loader::UBoot, memory, cmdline, acpi);
+    let info = finish(Loader::UBoot, memory, cmdline, acpi, CpuList::new());
     (X86::new(), info)
 }
 
@@ -128,7 +129,7 @@ pub fn from_limine(answers: &Answers<'_>) -> (X86, BootInfo) {
     }
     map_kernel(&ram);
     let acpi = discover_acpi(&ram, lb.info.rsdp);
-    let info = finish(Loader::Limine, lb.info.memory, lb.info.cmdline, acpi);
+    let info = finish(Loader::Limine, lb.info.memory, lb.info.cmdline, acpi, lb.info.cpu_ids);
     (X86::new(), info)
 }
 
@@ -214,7 +215,13 @@ fn reserve_uboot(memory: &mut MemoryMap, argv: u64, acpi: Option<&Acpi>) {
 }
 
 /// The reservations every loader needs, the interrupt controllers and the timer.
-fn finish(loader: Loader, mut memory: MemoryMap, cmdline: Cmdline, acpi: Option<(u64, Acpi)>) -> BootInfo {
+fn finish(
+    loader: Loader,
+    mut memory: MemoryMap,
+    cmdline: Cmdline,
+    acpi: Option<(u64, Acpi)>,
+    loader_cpus: CpuList,
+) -> BootInfo {
     memory.add(0, LOW_MEMORY, RegionKind::Reserved).unwrap_or_else(|e| fail(e));
     let (ks, ke) = paging::kernel_image();
     memory.add(ks, ke - ks, RegionKind::Kernel).unwrap_or_else(|e| fail(e));
@@ -244,8 +251,26 @@ fn finish(loader: Loader, mut memory: MemoryMap, cmdline: Cmdline, acpi: Option<
         lapic::TICK_HZ,
         if pcid { "on" } else { "absent" }
     );
-    let cpus = madt.map(|m| m.cpus).filter(|&n| n > 0).or_else(fwcfg::cpu_count).unwrap_or(1);
-    BootInfo { loader, memory, cmdline, dtb: None, rsdp: acpi.map(|(at, _)| at), cpus }
+    let cpu_ids = cpu_list(loader_cpus, madt.as_ref());
+    let cpus = crate::smp::start_secondaries(&cpu_ids, &mut memory);
+    BootInfo { loader, memory, cmdline, dtb: None, rsdp: acpi.map(|(at, _)| at), cpus, cpu_ids }
+}
+
+/// The CPUs to start, the boot CPU first: the MADT's local APICs, else the loader's list
+/// (Limine's MP answer), else fw_cfg's count with QEMU's APIC ids (0, 1, ...), else only
+/// this CPU.
+fn cpu_list(loader: CpuList, madt: Option<&acpi::Madt>) -> CpuList {
+    let mut ids = match madt {
+        Some(m) if !m.apic_ids.is_empty() => m.apic_ids,
+        _ if !loader.is_empty() => loader,
+        _ => {
+            let mut l = CpuList::new();
+            (0..fwcfg::cpu_count().unwrap_or(1) as u64).for_each(|i| l.push(i));
+            l
+        }
+    };
+    ids.put_first(lapic::id() as u64);
+    ids
 }
 
 /// `Machine::corrupt_bootinfo`: parses a copy of fw_cfg's `etc/e820` with its last entry
