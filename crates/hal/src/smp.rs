@@ -263,13 +263,14 @@ mod tests {
     #[test]
     fn every_target_flushes_before_the_initiator_goes_on() {
         const CPUS: usize = 4;
-        const ROUNDS: usize = 200;
+        const ROUNDS: usize = 100;
         let sd = Arc::new(Shootdown::new());
         let flushed: Arc<[AtomicUsize; CPUS]> = Arc::new(core::array::from_fn(|_| AtomicUsize::new(0)));
         let stop = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicUsize::new(0));
         let mut handles = Vec::new();
         for me in 0..CPUS {
-            let (sd, flushed, stop) = (sd.clone(), flushed.clone(), stop.clone());
+            let (sd, flushed, stop, done) = (sd.clone(), flushed.clone(), stop.clone(), done.clone());
             handles.push(std::thread::spawn(move || {
                 let count = |f: Option<Flush>| {
                     assert!(f.is_some());
@@ -280,16 +281,17 @@ mod tests {
                         let va = VirtAddr(0x1000 * (i as u64 + 1));
                         sd.run(me, CpuSet::first(CPUS), Flush::KernelPage(va), count, |_| {});
                     }
-                } else {
-                    while !stop.load(Ordering::Relaxed) {
-                        sd.serve(me, count);
-                        std::thread::yield_now();
-                    }
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+                // Every CPU keeps serving (its IPI handler) until all are done.
+                while !stop.load(Ordering::Relaxed) {
+                    sd.serve(me, count);
+                    std::thread::yield_now();
                 }
             }));
         }
-        for h in handles.drain(..2) {
-            h.join().unwrap();
+        while done.load(Ordering::Relaxed) < 2 {
+            std::thread::yield_now();
         }
         stop.store(true, Ordering::Relaxed);
         for h in handles {
