@@ -196,8 +196,14 @@ impl Machine for Aarch64 {
     fn ipis_received(&self, cpu: usize) -> u64 {
         crate::smp::ipis(cpu)
     }
-    fn remote_read(&mut self, cpu: usize, va: VirtAddr) -> Option<u64> {
-        crate::smp::remote_read(cpu, va.0)
+    fn remote_post(&mut self, cpu: usize, op: pecan_hal::RemoteOp) -> Option<u64> {
+        crate::smp::remote_post(cpu, op)
+    }
+    fn remote_result(&self, cpu: usize, ticket: u64) -> Option<u64> {
+        crate::smp::remote_result(cpu, ticket)
+    }
+    fn serve_ipis(&mut self) {
+        crate::smp::serve()
     }
     fn enable_interrupts(&mut self) {
         crate::cpu::enable_irq();

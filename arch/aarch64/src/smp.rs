@@ -20,11 +20,11 @@ use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use aarch64_cpu::registers::Readable;
 use pecan_boot::dtb::PsciConduit;
 use pecan_boot::{CpuList, MemoryMap};
-use pecan_hal::smp::{Ipi, IpiTarget, Mailbox};
-use pecan_hal::{Mmu as _, PAGE_SIZE};
+use pecan_hal::smp::{Flush, Ipi, IpiTarget, Mailbox, RemoteOp};
+use pecan_hal::{Mmu as _, PAGE_SIZE, VirtAddr};
 
 use crate::kmap::{self, KERNEL_RW};
-use crate::layout::{KERNEL_STACK_SHIFT, STACKS_BASE};
+use crate::layout::{KERNEL_STACK_SHIFT, SCRATCH_BASE, SCRATCH_SIZE, STACKS_BASE};
 use crate::percpu::{self, MAX_CPUS};
 use crate::physmem::PhysMap;
 
@@ -221,21 +221,46 @@ pub fn send(to: IpiTarget, kind: Ipi) {
 pub fn on_ipi(intid: u32) {
     let me = percpu::index();
     if intid == SGI_CALL {
-        // SAFETY: the self-test posts a kernel address it has just mapped (a wrong one
-        // faults into the kernel fault report, on this CPU).
-        CALLS[me].serve(|va| unsafe { (va as *const u64).read_volatile() });
+        CALLS[me].serve(remote_op);
     }
     IPIS[me].fetch_add(1, Ordering::Relaxed);
 }
 
-/// Has CPU `cpu` read the word at kernel address `va` (self-tests); `None` if it did not
-/// answer within a second.
-pub fn remote_read(cpu: usize, va: u64) -> Option<u64> {
+/// Runs a remote call on this CPU (its IPI handler, interrupts masked).
+fn remote_op(op: Option<RemoteOp>) -> u64 {
+    match op {
+        // SAFETY: the self-test posts a kernel address it has just mapped (a wrong one
+        // faults into the kernel fault report, on this CPU).
+        Some(RemoteOp::Read(va)) => unsafe { (va.0 as *const u64).read_volatile() },
+        Some(RemoteOp::Shootdowns(n)) => {
+            // The last scratch page: nothing maps it, so the flushes only cost time.
+            let va = VirtAddr(SCRATCH_BASE + SCRATCH_SIZE - PAGE_SIZE);
+            let mut m = crate::machine::Aarch64::current();
+            (0..n).for_each(|_| pecan_hal::Hal::shootdown(&mut m, Flush::KernelPage(va)));
+            n
+        }
+        None => 0,
+    }
+}
+
+/// Posts `op` to CPU `cpu` and sends the `Call` SGI (self-tests); the ticket, or `None`
+/// if the CPU does not run.
+pub fn remote_post(cpu: usize, op: RemoteOp) -> Option<u64> {
     if cpu >= online() {
         return None;
     }
-    let t = CALLS[cpu].post(va);
+    let t = CALLS[cpu].post(op);
     send(IpiTarget::Cpu(cpu), Ipi::Call);
-    wait_for(1_000_000_000, || CALLS[cpu].result(t).is_some());
-    CALLS[cpu].result(t)
+    Some(t)
+}
+
+/// CPU `cpu`'s answer to `ticket`, once it came.
+pub fn remote_result(cpu: usize, ticket: u64) -> Option<u64> {
+    CALLS.get(cpu)?.result(ticket)
+}
+
+/// Serves a remote call waiting for this CPU (a spin loop with interrupts masked calls
+/// it; shootdowns need no service here: TLBI ... IS completes without the target).
+pub fn serve() {
+    CALLS[percpu::index()].serve(remote_op);
 }

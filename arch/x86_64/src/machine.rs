@@ -1,6 +1,6 @@
 //! `pecan_kernel::Machine` for x86_64: CPU control and the hooks of the boot self-tests.
 
-use pecan_hal::{PAGE_SIZE, PhysAddr, VirtAddr};
+use pecan_hal::{PAGE_SIZE, PhysAddr, RemoteOp, VirtAddr};
 use pecan_kernel::Machine;
 use x86_64::instructions::interrupts;
 
@@ -28,8 +28,16 @@ impl Machine for X86 {
         crate::smp::ipis(cpu)
     }
 
-    fn remote_read(&mut self, cpu: usize, va: VirtAddr) -> Option<u64> {
-        crate::smp::remote_read(cpu, va.0)
+    fn remote_post(&mut self, cpu: usize, op: RemoteOp) -> Option<u64> {
+        crate::smp::remote_post(cpu, op)
+    }
+
+    fn remote_result(&self, cpu: usize, ticket: u64) -> Option<u64> {
+        crate::smp::remote_result(cpu, ticket)
+    }
+
+    fn serve_ipis(&mut self) {
+        crate::smp::serve()
     }
 
     fn enable_interrupts(&mut self) {

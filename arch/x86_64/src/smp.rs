@@ -15,10 +15,13 @@
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use pecan_boot::{CpuList, MemoryMap};
-use pecan_hal::smp::{CpuSet, Flush, Ipi, IpiTarget, Mailbox, Shootdown};
+use pecan_hal::smp::{CpuSet, Flush, Ipi, IpiTarget, Mailbox, RemoteOp, Shootdown};
 use pecan_hal::{Mmu as _, PAGE_SIZE, PhysMem as _};
 
-use crate::layout::{STACK_SLOT, STACKS_BASE, VECTOR_IPI_CALL, VECTOR_IPI_SHOOTDOWN, VECTOR_IPI_WAKE};
+use crate::layout::{
+    SCRATCH_BASE, SCRATCH_PAGES, STACK_SLOT, STACKS_BASE, VECTOR_IPI_CALL, VECTOR_IPI_SHOOTDOWN,
+    VECTOR_IPI_WAKE,
+};
 use crate::mmu::X86Mmu;
 use crate::paging::{self, PhysmapMem};
 use crate::percpu::MAX_CPUS;
@@ -254,9 +257,7 @@ pub fn on_ipi(v: u8) -> bool {
             SHOOTDOWN.serve(me, flush_local);
         }
         VECTOR_IPI_CALL => {
-            // SAFETY: the self-test posts a kernel address it has just mapped (a wrong one
-            // faults into the kernel fault report, on this CPU).
-            CALLS[me].serve(|va| unsafe { (va as *const u64).read_volatile() });
+            CALLS[me].serve(remote_op);
         }
         _ => return false,
     }
@@ -264,14 +265,42 @@ pub fn on_ipi(v: u8) -> bool {
     true
 }
 
-/// Has CPU `cpu` read the word at kernel address `va` (self-tests); `None` if it did not
-/// answer within a second.
-pub fn remote_read(cpu: usize, va: u64) -> Option<u64> {
+/// Runs a remote call on this CPU (its IPI handler, interrupts masked).
+fn remote_op(op: Option<RemoteOp>) -> u64 {
+    match op {
+        // SAFETY: the self-test posts a kernel address it has just mapped (a wrong one
+        // faults into the kernel fault report, on this CPU).
+        Some(RemoteOp::Read(va)) => unsafe { (va.0 as *const u64).read_volatile() },
+        Some(RemoteOp::Shootdowns(n)) => {
+            // The last scratch page: nothing maps it, so the flushes only cost time.
+            let va = pecan_hal::VirtAddr(SCRATCH_BASE + (SCRATCH_PAGES - 1) * PAGE_SIZE);
+            (0..n).for_each(|_| shootdown(Flush::KernelPage(va)));
+            n
+        }
+        None => 0,
+    }
+}
+
+/// Posts `op` to CPU `cpu` and sends the `Call` IPI (self-tests); the ticket, or `None`
+/// if the CPU does not run.
+pub fn remote_post(cpu: usize, op: RemoteOp) -> Option<u64> {
     if cpu >= online() {
         return None;
     }
-    let t = CALLS[cpu].post(va);
+    let t = CALLS[cpu].post(op);
     send(IpiTarget::Cpu(cpu), Ipi::Call);
-    wait_for(1_000_000_000, || CALLS[cpu].result(t).is_some());
-    CALLS[cpu].result(t)
+    Some(t)
+}
+
+/// CPU `cpu`'s answer to `ticket`, once it came.
+pub fn remote_result(cpu: usize, ticket: u64) -> Option<u64> {
+    CALLS.get(cpu)?.result(ticket)
+}
+
+/// Serves a shootdown or remote call waiting for this CPU (a spin loop with interrupts
+/// masked calls it).
+pub fn serve() {
+    let me = percpu::cpu_id();
+    SHOOTDOWN.serve(me, flush_local);
+    CALLS[me].serve(remote_op);
 }

@@ -25,7 +25,7 @@ pub use irq::InterruptController;
 pub use mem::PhysMem;
 pub use mmu::{Asid, Mmu};
 pub use pte::{Attrs, MemType, PteFormat, PteKind};
-pub use smp::{CpuSet, Flush, Ipi, IpiTarget};
+pub use smp::{CpuSet, Flush, Ipi, IpiTarget, RemoteOp};
 pub use timer::Timer;
 
 /// One architecture (or the simulator), as the core sees it.

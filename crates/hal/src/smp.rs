@@ -184,10 +184,39 @@ impl Shootdown {
     }
 }
 
-/// A remote call box per CPU for the boot self-tests: the caller posts an argument, the
-/// target's IPI handler answers. One caller at a time per target.
+/// What a remote call asks of its target (the boot self-tests).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RemoteOp {
+    /// Read the word at this kernel address (through the target's TLB); the answer is
+    /// the word.
+    Read(VirtAddr),
+    /// Run this many TLB shootdowns of a kernel page from the target (inside its IPI
+    /// handler, interrupts masked); the answer is the count done.
+    Shootdowns(u64),
+}
+
+impl RemoteOp {
+    const fn encode(self) -> [u64; 2] {
+        match self {
+            RemoteOp::Read(va) => [1, va.0],
+            RemoteOp::Shootdowns(n) => [2, n],
+        }
+    }
+
+    const fn decode(w: [u64; 2]) -> Option<RemoteOp> {
+        match w[0] {
+            1 => Some(RemoteOp::Read(VirtAddr(w[1]))),
+            2 => Some(RemoteOp::Shootdowns(w[1])),
+            _ => None,
+        }
+    }
+}
+
+/// A remote call box per CPU for the boot self-tests: the caller posts a [`RemoteOp`],
+/// the target's IPI handler answers. One caller at a time per target.
 #[derive(Debug)]
 pub struct Mailbox {
+    op: AtomicU64,
     arg: AtomicU64,
     result: AtomicU64,
     asked: AtomicU64,
@@ -204,6 +233,7 @@ impl Mailbox {
     /// Empty.
     pub const fn new() -> Self {
         Mailbox {
+            op: AtomicU64::new(0),
             arg: AtomicU64::new(0),
             result: AtomicU64::new(0),
             asked: AtomicU64::new(0),
@@ -211,19 +241,23 @@ impl Mailbox {
         }
     }
 
-    /// Posts `arg`; returns the ticket [`Mailbox::result`] waits for.
-    pub fn post(&self, arg: u64) -> u64 {
-        self.arg.store(arg, Ordering::Relaxed);
+    /// Posts `op`; returns the ticket [`Mailbox::result`] waits for.
+    pub fn post(&self, op: RemoteOp) -> u64 {
+        let [o, a] = op.encode();
+        self.op.store(o, Ordering::Relaxed);
+        self.arg.store(a, Ordering::Relaxed);
         self.asked.fetch_add(1, Ordering::Release) + 1
     }
 
-    /// On the target: answers the posted request with `f(arg)`, if one is waiting.
-    pub fn serve(&self, f: impl FnOnce(u64) -> u64) -> bool {
+    /// On the target: answers the posted request with `f(op)`, if one is waiting (`None`:
+    /// a request this version does not know).
+    pub fn serve(&self, f: impl FnOnce(Option<RemoteOp>) -> u64) -> bool {
         let asked = self.asked.load(Ordering::Acquire);
         if self.answered.load(Ordering::Relaxed) == asked {
             return false;
         }
-        self.result.store(f(self.arg.load(Ordering::Relaxed)), Ordering::Relaxed);
+        let w = [self.op.load(Ordering::Relaxed), self.arg.load(Ordering::Relaxed)];
+        self.result.store(f(RemoteOp::decode(w)), Ordering::Relaxed);
         self.answered.store(asked, Ordering::Release);
         true
     }
@@ -308,11 +342,17 @@ mod tests {
     #[test]
     fn mailbox() {
         let m = Mailbox::new();
-        assert!(!m.serve(|a| a));
-        let t = m.post(21);
+        assert!(!m.serve(|_| 0));
+        let t = m.post(RemoteOp::Shootdowns(21));
         assert_eq!(m.result(t), None);
-        assert!(m.serve(|a| a * 2));
+        assert!(m.serve(|op| match op {
+            Some(RemoteOp::Shootdowns(n)) => n * 2,
+            _ => 0,
+        }));
         assert_eq!(m.result(t), Some(42));
-        assert!(!m.serve(|a| a), "answered once");
+        assert!(!m.serve(|_| 0), "answered once");
+        let t = m.post(RemoteOp::Read(VirtAddr(0xffff_8000_0000_1000)));
+        assert!(m.serve(|op| (op == Some(RemoteOp::Read(VirtAddr(0xffff_8000_0000_1000)))) as u64));
+        assert_eq!(m.result(t), Some(1));
     }
 }

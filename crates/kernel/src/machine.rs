@@ -1,6 +1,6 @@
 //! What the kernel runtime needs from an architecture beyond the core's `Hal`.
 
-use pecan_hal::{Hal, PhysAddr, VirtAddr};
+use pecan_hal::{Hal, PhysAddr, RemoteOp, VirtAddr};
 
 /// An architecture as the kernel runtime sees it: the core's `Hal` plus CPU control and
 /// the hooks the boot self-tests use.
@@ -16,9 +16,15 @@ pub trait Machine: Hal {
     fn cpu_ticks(&self, cpu: usize) -> u64;
     /// Inter-processor interrupts CPU `cpu` took (handled and acknowledged).
     fn ipis_received(&self, cpu: usize) -> u64;
-    /// Has CPU `cpu` read the word at kernel address `va` (through its own TLB) in its IPI
-    /// handler; `None` if it does not answer within a second.
-    fn remote_read(&mut self, cpu: usize, va: VirtAddr) -> Option<u64>;
+    /// Posts `op` to CPU `cpu`'s remote-call box and sends it the `Call` IPI; its IPI
+    /// handler answers. Returns the ticket for [`Machine::remote_result`], `None` if the
+    /// CPU does not run.
+    fn remote_post(&mut self, cpu: usize, op: RemoteOp) -> Option<u64>;
+    /// CPU `cpu`'s answer to `ticket`, once it came.
+    fn remote_result(&self, cpu: usize, ticket: u64) -> Option<u64>;
+    /// Serves what other CPUs wait for from this one (a pending shootdown, a remote
+    /// call): what any loop that spins with interrupts masked must do.
+    fn serve_ipis(&mut self);
     /// Lets interrupts in.
     fn enable_interrupts(&mut self);
     /// Keeps interrupts out.

@@ -27,6 +27,7 @@ pub fn run<M: Machine>(m: &mut M, pool: &mut FramePool, info: &BootInfo, name: &
         "smp" => crate::smptest::smp(m, info),
         "ipi" => crate::smptest::ipi(m),
         "shootdown" => crate::smptest::shootdown(m, pool),
+        "shootdown-storm" => crate::smptest::shootdown_storm(m),
         other => {
             log::error!("unknown test {other:?}");
             false

@@ -1,9 +1,10 @@
 //! The multiprocessor boot self-tests: every CPU found is running with its own tick
-//! (`test=smp`), IPIs reach every CPU and are acknowledged (`test=ipi`), and a TLB
-//! shootdown leaves no CPU with a stale translation (`test=shootdown`).
+//! (`test=smp`), IPIs reach every CPU and are acknowledged (`test=ipi`), a TLB shootdown
+//! leaves no CPU with a stale translation (`test=shootdown`), and every CPU can run
+//! shootdowns at the same time without a deadlock (`test=shootdown-storm`).
 
 use pecan_boot::BootInfo;
-use pecan_hal::{Attrs, Flush, Ipi, IpiTarget, MemType, PhysAddr, PhysMem, Timer, VirtAddr};
+use pecan_hal::{Attrs, Flush, Ipi, IpiTarget, MemType, PhysAddr, PhysMem, RemoteOp, Timer, VirtAddr};
 use pecan_mm::PageTable;
 
 use crate::machine::Machine;
@@ -22,6 +23,22 @@ fn wait<M: Machine>(m: &mut M, mut done: impl FnMut(&mut M) -> bool) -> bool {
         core::hint::spin_loop();
     }
     done(m)
+}
+
+/// Waits for CPU `cpu`'s answer to `ticket`, serving what other CPUs want from this one
+/// meanwhile (interrupts are masked here).
+fn answer<M: Machine>(m: &mut M, cpu: usize, ticket: u64) -> Option<u64> {
+    wait(m, |m| {
+        m.serve_ipis();
+        m.remote_result(cpu, ticket).is_some()
+    });
+    m.remote_result(cpu, ticket)
+}
+
+/// Has CPU `cpu` read the word at `va` through its own TLB.
+fn remote_read<M: Machine>(m: &mut M, cpu: usize, va: VirtAddr) -> Option<u64> {
+    let t = m.remote_post(cpu, RemoteOp::Read(va))?;
+    answer(m, cpu, t)
 }
 
 /// `test=smp`: as many CPUs run as the firmware described (up to the kernel's limit),
@@ -106,7 +123,7 @@ pub fn shootdown<M: Machine>(m: &mut M, pool: &mut FramePool) -> bool {
         return false;
     }
     for c in 1..n {
-        if m.remote_read(c, va) != Some(OLD) {
+        if remote_read(m, c, va) != Some(OLD) {
             log::error!("shootdown: CPU {c} does not read the page before the change");
             return false;
         }
@@ -118,12 +135,12 @@ pub fn shootdown<M: Machine>(m: &mut M, pool: &mut FramePool) -> bool {
         log::error!("shootdown: the boot CPU does not see its own change");
         return false;
     }
-    let stale = (1..n).filter(|&c| m.remote_read(c, va) == Some(OLD)).count();
+    let stale = (1..n).filter(|&c| remote_read(m, c, va) == Some(OLD)).count();
     log::info!("shootdown: after a local flush, {stale} of {} other CPU(s) still read the old frame", n - 1);
     m.shootdown(Flush::KernelPage(va));
     let mut ok = true;
     for c in 1..n {
-        match m.remote_read(c, va) {
+        match remote_read(m, c, va) {
             Some(NEW) => {}
             Some(OLD) => {
                 log::error!("shootdown: CPU {c} used a stale translation after the shootdown");
@@ -143,4 +160,36 @@ pub fn shootdown<M: Machine>(m: &mut M, pool: &mut FramePool) -> bool {
         log::info!("shootdown: ok ({} CPUs read the new frame, none the old)", n - 1);
     }
     ok
+}
+
+/// Shootdowns each CPU runs in `test=shootdown-storm`.
+const STORM_ROUNDS: u64 = 200;
+
+/// `test=shootdown-storm`: every CPU runs `STORM_ROUNDS` shootdowns at once (the
+/// secondaries inside their IPI handlers, interrupts masked, the boot CPU in this loop):
+/// each initiator waits for the others while they wait for it, which completes only if
+/// every waiting CPU serves the requests addressed to it.
+pub fn shootdown_storm<M: Machine>(m: &mut M) -> bool {
+    let n = m.cpus_online();
+    let (base, len) = m.scratch_range();
+    let va = VirtAddr(base.0 + len - pecan_hal::PAGE_SIZE);
+    let mut tickets = [0u64; pecan_boot::cpus::MAX_CPUS];
+    for (c, t) in tickets.iter_mut().enumerate().take(n).skip(1) {
+        let Some(ticket) = m.remote_post(c, RemoteOp::Shootdowns(STORM_ROUNDS)) else { return false };
+        *t = ticket;
+    }
+    for _ in 0..STORM_ROUNDS {
+        m.shootdown(Flush::KernelPage(va));
+    }
+    for (c, &t) in tickets.iter().enumerate().take(n).skip(1) {
+        match answer(m, c, t) {
+            Some(STORM_ROUNDS) => {}
+            other => {
+                log::error!("shootdown-storm: CPU {c} answered {other:?}");
+                return false;
+            }
+        }
+    }
+    log::info!("shootdown-storm: ok ({n} CPUs ran {STORM_ROUNDS} shootdowns each at once)");
+    true
 }
