@@ -236,7 +236,8 @@ fn remote_op(op: Option<RemoteOp>) -> u64 {
             // The last scratch page: nothing maps it, so the flushes only cost time.
             let va = VirtAddr(SCRATCH_BASE + SCRATCH_SIZE - PAGE_SIZE);
             let mut m = crate::machine::Aarch64::current();
-            (0..n).for_each(|_| pecan_hal::Hal::shootdown(&mut m, Flush::KernelPage(va)));
+            let all = pecan_hal::CpuSet::first(MAX_CPUS);
+            (0..n).for_each(|_| pecan_hal::Hal::shootdown(&mut m, all, Flush::KernelPage(va)));
             n
         }
         None => 0,

@@ -1,6 +1,6 @@
 //! `pecan_hal::Hal` for x86_64: the machine as the core sees it.
 
-use pecan_hal::{CopyFault, Flush, Hal, Ipi, IpiTarget, PhysAddr, Timer, VirtAddr};
+use pecan_hal::{CopyFault, CpuSet, Flush, Hal, Ipi, IpiTarget, PhysAddr, Timer, VirtAddr};
 use x86_64::instructions::port::Port;
 
 use crate::context::Context;
@@ -78,8 +78,8 @@ impl Hal for X86 {
     fn send_ipi(&mut self, to: IpiTarget, kind: Ipi) {
         crate::smp::send(to, kind)
     }
-    fn shootdown(&mut self, flush: Flush) {
-        crate::smp::shootdown(flush)
+    fn shootdown(&mut self, targets: CpuSet, flush: Flush) {
+        crate::smp::shootdown(targets, flush)
     }
 
     const WINDOW_BASE: u64 = crate::copy::WINDOW_BASE;

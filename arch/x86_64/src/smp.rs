@@ -241,10 +241,12 @@ fn flush_local(f: Option<Flush>) {
     }
 }
 
-/// `Hal::shootdown`: the local flush, then queue, IPI and wait for every other CPU.
-pub fn shootdown(f: Flush) {
+/// `Hal::shootdown`: the local flush, then queue, IPI and wait for every other running
+/// CPU of `targets`.
+pub fn shootdown(targets: CpuSet, f: Flush) {
     let me = percpu::cpu_id();
-    SHOOTDOWN.run(me, CpuSet::first(online()), f, flush_local, |c| send(IpiTarget::Cpu(c), Ipi::Shootdown));
+    let targets = CpuSet(targets.0 & CpuSet::first(online()).0);
+    SHOOTDOWN.run(me, targets, f, flush_local, |c| send(IpiTarget::Cpu(c), Ipi::Shootdown));
 }
 
 /// Handles an IPI vector on this CPU (any mode, interrupts off); true if `v` was one.
@@ -274,7 +276,7 @@ fn remote_op(op: Option<RemoteOp>) -> u64 {
         Some(RemoteOp::Shootdowns(n)) => {
             // The last scratch page: nothing maps it, so the flushes only cost time.
             let va = pecan_hal::VirtAddr(SCRATCH_BASE + (SCRATCH_PAGES - 1) * PAGE_SIZE);
-            (0..n).for_each(|_| shootdown(Flush::KernelPage(va)));
+            (0..n).for_each(|_| shootdown(CpuSet::first(MAX_CPUS), Flush::KernelPage(va)));
             n
         }
         None => 0,

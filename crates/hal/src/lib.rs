@@ -90,11 +90,13 @@ pub trait Hal {
     /// Sends an inter-processor interrupt (x86_64 local APIC ICR, AArch64 GIC SGI). Does
     /// nothing on one CPU or for a target that is not running.
     fn send_ipi(&mut self, _to: IpiTarget, _kind: Ipi) {}
-    /// Makes `flush` take effect on every CPU that may hold the translations, and returns
-    /// only once each has (x86_64: queue, IPI, wait for every acknowledgement; AArch64:
-    /// `TLBI ... IS` broadcast and `DSB ISH`). After it, the unmapped frames may be reused.
-    /// The default is for one CPU: the local flush.
-    fn shootdown(&mut self, flush: Flush) {
+    /// Makes `flush` take effect on this CPU and on every running CPU of `targets` (the
+    /// ones that may hold the translations: all of them for a kernel page, those an
+    /// address space ran on for a user page), and returns only once each has (x86_64:
+    /// queue, IPI, wait for every acknowledgement; AArch64: `TLBI ... IS` broadcast and
+    /// `DSB ISH`, which reaches every CPU whatever `targets` says). After it, the unmapped
+    /// frames may be reused. The default is for one CPU: the local flush.
+    fn shootdown(&mut self, _targets: CpuSet, flush: Flush) {
         let m = self.mmu();
         match flush {
             Flush::Page { asid, va } => m.flush_page(asid, va),

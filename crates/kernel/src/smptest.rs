@@ -4,7 +4,9 @@
 //! shootdowns at the same time without a deadlock (`test=shootdown-storm`).
 
 use pecan_boot::BootInfo;
-use pecan_hal::{Attrs, Flush, Ipi, IpiTarget, MemType, PhysAddr, PhysMem, RemoteOp, Timer, VirtAddr};
+use pecan_hal::{
+    Attrs, CpuSet, Flush, Ipi, IpiTarget, MemType, PhysAddr, PhysMem, RemoteOp, Timer, VirtAddr,
+};
 use pecan_mm::PageTable;
 
 use crate::machine::Machine;
@@ -137,7 +139,7 @@ pub fn shootdown<M: Machine>(m: &mut M, pool: &mut FramePool) -> bool {
     }
     let stale = (1..n).filter(|&c| remote_read(m, c, va) == Some(OLD)).count();
     log::info!("shootdown: after a local flush, {stale} of {} other CPU(s) still read the old frame", n - 1);
-    m.shootdown(Flush::KernelPage(va));
+    m.shootdown(CpuSet::first(n), Flush::KernelPage(va));
     let mut ok = true;
     for c in 1..n {
         match remote_read(m, c, va) {
@@ -153,7 +155,7 @@ pub fn shootdown<M: Machine>(m: &mut M, pool: &mut FramePool) -> bool {
         }
     }
     pt.unmap(m.mem(), va);
-    m.shootdown(Flush::KernelPage(va));
+    m.shootdown(CpuSet::first(n), Flush::KernelPage(va));
     pool.release(m, old);
     pool.release(m, new);
     if ok {
@@ -179,7 +181,7 @@ pub fn shootdown_storm<M: Machine>(m: &mut M) -> bool {
         *t = ticket;
     }
     for _ in 0..STORM_ROUNDS {
-        m.shootdown(Flush::KernelPage(va));
+        m.shootdown(CpuSet::first(n), Flush::KernelPage(va));
     }
     for (c, &t) in tickets.iter().enumerate().take(n).skip(1) {
         match answer(m, c, t) {
