@@ -243,8 +243,9 @@ impl<H: Hal> Kernel<H> {
             return;
         }
         if space.generation == self.asids.generation() {
-            // Untagged, every switch drops the old translations, as `Kernel::activate`'s.
-            let untagged = !self.asids.tagged();
+            // ASID 0 is never handed out: a cached ASID 0 means untagged, where every
+            // switch drops the old translations, as `Kernel::activate`'s does.
+            let untagged = space.asid == 0;
             self.hal.mmu().activate(space.root, Asid(space.asid), untagged);
             bump(&mut self.counters.as_switches);
             if untagged {
