@@ -266,6 +266,47 @@ fn a_reply_to_a_fault_goes_slow() {
     assert_eq!(w.state(c.h), State::Ready, "the fault reply resumed the client");
 }
 
+/// Untagged hardware (no ASIDs: x86_64 under QEMU's TCG, which has no PCID): the TCB
+/// caches the root with ASID 0, and the fast path switches from that cache without
+/// `Kernel::activate`, flushing on every switch (counted) exactly as `activate` would;
+/// each task still sees only its own page through the simulated TLB.
+#[test]
+fn untagged_switches_flush_every_time() {
+    const V: u64 = 0x1000_0000;
+    let mut w = World::with(0, World::config());
+    assert!(!w.k.asids.tagged());
+    let st = w.new_task();
+    let ct = w.new_task();
+    w.give_page(ram(0x5000), st, V, pecan_abi::MemRights::RW);
+    w.give_page(ram(0x6000), ct, V, pecan_abi::MemRights::RW);
+    let s = w.new_thread(st, 100);
+    let c = w.new_thread(ct, 100);
+    let g = w.new_gate(s, 0x42);
+    w.give_cap(g, ct, GATE);
+    w.start(s);
+    w.start(c);
+    w.go();
+    w.wait(s.h);
+    let (s_task, c_task) = (w.task_h(st), w.task_h(ct));
+    for round in 0..4 {
+        let (flushes, switches) = (w.k.counters.tlb_flushes, w.k.counters.as_switches);
+        expect_fast(&mut w, 1, |w| w.call(c.h, GATE, tag(0, 0), &[]));
+        assert_eq!(w.k.active_task, Some(s_task));
+        assert_eq!(w.access(s_task, V, true), Ok(pecan_hal::PhysAddr(ram(0x5000))));
+        expect_fast(&mut w, 1, |w| w.reply_wait(s.h, tag(0, 0), &[]));
+        assert_eq!(w.k.active_task, Some(c_task));
+        assert_eq!(w.access(c_task, V, true), Ok(pecan_hal::PhysAddr(ram(0x6000))));
+        assert_eq!(w.k.counters.as_switches - switches, 2, "round {round}");
+        assert_eq!(w.k.counters.tlb_flushes - flushes, 2, "round {round}: every untagged switch flushes");
+        // Both threads' spaces are cached (ASID 0, current generation) by the fast path's
+        // first switch: the next switches need no task lookup.
+        for h in [s.h, c.h].into_iter().filter(|_| fastpath::ON) {
+            let space = w.k.threads.get(h).expect("thread").space;
+            assert_eq!((space.asid, space.generation), (0, w.k.asids.generation()), "round {round}");
+        }
+    }
+}
+
 /// The fast path's address-space switch uses the TCB's cached root and ASID only while
 /// the ASID generation is current: with one ASID in all, every switch between the two
 /// tasks recycles it (a rollover, a full flush), and each task still sees its own page.

@@ -74,9 +74,9 @@ pub fn handle<M: Platform>(k: &mut Kernel<M>, ev: Event) -> Resume<M::Context> {
 
 /// A system call from the running thread (its registers saved in its context): the
 /// core's fast path if it takes it, which leaves the next thread's address space loaded
-/// and nothing else to do but resume it; else the general path. An arch with a system-
-/// call entry of its own (AArch64's SVC route) calls this directly; [`handle`] does for
-/// `Event::Syscall`.
+/// and nothing else to do but resume it; else the general path. The arches' system-call
+/// routes (AArch64's SVC route, x86_64's `SYSCALL` route, with the `fastpath` feature)
+/// call this directly; [`handle`] does for `Event::Syscall`.
 #[inline(always)]
 pub fn syscall<M: Platform>(k: &mut Kernel<M>) -> Resume<M::Context> {
     if let Some(ctx) = k.fastpath() {
