@@ -196,11 +196,16 @@ mod tests {
             assert_eq!(c.mr(i), 103 + i as u64);
             c.set_mr(i, 1000 + i as u64);
         }
-        assert_eq!(c.regs.x[3..11], [1000, 1001, 1002, 1003, 1004, 1005, 1006, 1007]);
+        // x3.. hold the REG_MRS message words (none without `reg-transfer`).
+        for (i, &r) in c.regs.x[3..3 + REG_MRS].iter().enumerate() {
+            assert_eq!(r, 1000 + i as u64);
+        }
         c.set_result(7, 8, 9);
         assert_eq!(c.regs.x[..3], [7, 8, 9]);
         // Everything else is preserved.
-        assert_eq!(c.regs.x[11..], core::array::from_fn::<u64, 20, _>(|i| 111 + i as u64));
+        for (i, &r) in c.regs.x.iter().enumerate().skip(3 + REG_MRS) {
+            assert_eq!(r, 100 + i as u64);
+        }
         c.set_ip(0x1234);
         c.set_sp(0x5678);
         c.set_arg(3);
