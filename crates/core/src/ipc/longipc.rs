@@ -64,6 +64,10 @@ enum Deadline {
     At(u64),
 }
 
+/// Whether the window's flush is left to an untagged address-space switch that follows
+/// anyway (cargo feature `window-flush-elision`; seed 001, "Leave thread").
+pub const ELIDE_FLUSH: bool = cfg!(feature = "window-flush-elision");
+
 /// Most typed items of a message (every message register an item's two words).
 pub const MAX_ITEMS: usize = pecan_abi::MR_COUNT / 2;
 
@@ -293,11 +297,21 @@ impl<H: Hal> Kernel<H> {
             // Leaving the copy, for whatever reason: the window goes (seed 001, "Leave
             // thread"); a resumed copy maps it again from the TCB's partner and
             // destination, since the receiver's mappings may have changed meanwhile.
-            self.window_close();
-            match run {
-                Run::Preempted => return None,
-                Run::Finished => self.schedule(),
+            if run == Run::Preempted {
+                self.window_close(true);
+                return None;
             }
+            self.schedule();
+            // Seed 001, "if dest AS = my AS then flush TLB": untagged, the switch to
+            // another space the loop makes next drops the window's translations with
+            // all the others, so the window's own flush is needed only when the next
+            // thread (or idle) stays in this space.
+            let switch_follows = self
+                .sched
+                .current
+                .and_then(|c| self.threads.get(c))
+                .is_some_and(|t| Some(t.task) != self.active_task);
+            self.window_close(!(ELIDE_FLUSH && switch_follows));
         }
     }
 

@@ -116,7 +116,7 @@ impl<H: Hal> Kernel<H> {
         }
         if w.owner.is_some() {
             // Another area of a live window: its translations go before the slots change.
-            self.window_close();
+            self.window_close(true);
         }
         let l1 = self.window_table(s_task)?;
         let r_root = self.tasks.get(r_task).ok_or(Error::PartnerDeleted)?.root;
@@ -135,7 +135,11 @@ impl<H: Hal> Kernel<H> {
     /// sender's translations of them flushed, by ASID when address spaces are tagged, all
     /// of them otherwise. Nothing of it survives the copy, so the window never needs
     /// tracking across a switch and a copy that resumes always maps it afresh.
-    pub(crate) fn window_close(&mut self) {
+    ///
+    /// `flush`: false only when the caller knows an untagged address-space switch
+    /// follows before anything runs in this space (it drops the translations anyway);
+    /// tagged spaces are always flushed by ASID, since their switches keep translations.
+    pub(crate) fn window_close(&mut self, flush: bool) {
         let w = core::mem::take(&mut self.long.window);
         if w.owner.is_none() {
             return;
@@ -149,7 +153,8 @@ impl<H: Hal> Kernel<H> {
         }
         match asid {
             Some(a) => self.hal.mmu().flush_asid(a),
-            None => self.hal.mmu().flush_all(),
+            None if flush => self.hal.mmu().flush_all(),
+            None => return,
         }
         crate::counters::bump(&mut self.counters.tlb_flushes);
     }
