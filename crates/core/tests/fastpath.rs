@@ -9,6 +9,7 @@ use common::*;
 use pecan_abi::object::{irq, thread};
 use pecan_abi::{MsgTag, REG_MRS, Status, Sys, Timeout};
 use pecan_core::fastpath;
+use pecan_core::obj::Handle;
 use pecan_core::thread::{Filter, State};
 use pecan_hal::FaultInfo;
 
@@ -266,15 +267,14 @@ fn a_reply_to_a_fault_goes_slow() {
     assert_eq!(w.state(c.h), State::Ready, "the fault reply resumed the client");
 }
 
-/// Untagged hardware (no ASIDs: x86_64 under QEMU's TCG, which has no PCID): the TCB
-/// caches the root with ASID 0, and the fast path switches from that cache without
-/// `Kernel::activate`, flushing on every switch (counted) exactly as `activate` would;
-/// each task still sees only its own page through the simulated TLB.
-#[test]
-fn untagged_switches_flush_every_time() {
-    const V: u64 = 0x1000_0000;
-    let mut w = World::with(0, World::config());
-    assert!(!w.k.asids.tagged());
+/// The page both tasks of [`two_spaces`] map, each to its own frame.
+const V: u64 = 0x1000_0000;
+
+/// A server task and a client task with `asids` ASIDs in all, each mapping its own frame
+/// at `V` (0x5000 and 0x6000), the client holding a gate to the server, the server
+/// waiting: the world, server, client and the two tasks' handles.
+fn two_spaces(asids: usize) -> (World, Th, Th, Handle, Handle) {
+    let mut w = World::with(asids, World::config());
     let st = w.new_task();
     let ct = w.new_task();
     w.give_page(ram(0x5000), st, V, pecan_abi::MemRights::RW);
@@ -288,6 +288,17 @@ fn untagged_switches_flush_every_time() {
     w.go();
     w.wait(s.h);
     let (s_task, c_task) = (w.task_h(st), w.task_h(ct));
+    (w, s, c, s_task, c_task)
+}
+
+/// Untagged hardware (no ASIDs: x86_64 under QEMU's TCG, which has no PCID): the TCB
+/// caches the root with ASID 0, and the fast path switches from that cache without
+/// `Kernel::activate`, flushing on every switch (counted) exactly as `activate` would;
+/// each task still sees only its own page through the simulated TLB.
+#[test]
+fn untagged_switches_flush_every_time() {
+    let (mut w, s, c, s_task, c_task) = two_spaces(0);
+    assert!(!w.k.asids.tagged());
     for round in 0..4 {
         let (flushes, switches) = (w.k.counters.tlb_flushes, w.k.counters.as_switches);
         expect_fast(&mut w, 1, |w| w.call(c.h, GATE, tag(0, 0), &[]));
@@ -312,21 +323,7 @@ fn untagged_switches_flush_every_time() {
 /// tasks recycles it (a rollover, a full flush), and each task still sees its own page.
 #[test]
 fn asid_rollover_refreshes_the_cached_space() {
-    const V: u64 = 0x1000_0000;
-    let mut w = World::with(2, World::config());
-    let st = w.new_task();
-    let ct = w.new_task();
-    w.give_page(ram(0x5000), st, V, pecan_abi::MemRights::RW);
-    w.give_page(ram(0x6000), ct, V, pecan_abi::MemRights::RW);
-    let s = w.new_thread(st, 100);
-    let c = w.new_thread(ct, 100);
-    let g = w.new_gate(s, 0x42);
-    w.give_cap(g, ct, GATE);
-    w.start(s);
-    w.start(c);
-    w.go();
-    w.wait(s.h);
-    let (s_task, c_task) = (w.task_h(st), w.task_h(ct));
+    let (mut w, s, c, s_task, c_task) = two_spaces(2);
     for _ in 0..4 {
         let rollovers = w.k.asids.generation();
         expect_fast(&mut w, 1, |w| w.call(c.h, GATE, tag(0, 0), &[]));
