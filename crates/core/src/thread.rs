@@ -134,6 +134,9 @@ pub struct Tcb<C> {
     /// Resource bits ([`resources`]): non-zero sends every system call of the thread to
     /// the general path.
     pub resources: u32,
+    /// The CPU the thread runs on (its home CPU; index into the kernel's CPU list). All
+    /// threads run on CPU 0 until threads on every CPU arrive (issue 7, `docs/smp.md`).
+    pub cpu: u32,
     /// Advanced whenever the thread blocks or wakes: a wheel entry is live only while it
     /// matches `timeout_epoch`.
     pub block_epoch: u64,
@@ -185,6 +188,7 @@ impl<C> Tcb<C> {
             call_count: 0,
             prio: crate::sched::DEFAULT_PRIO,
             resources: resources::NONE,
+            cpu: 0,
             block_epoch: 0,
             send_queue: List::new(),
             pending_irqs: List::new(),
