@@ -9,6 +9,7 @@ pub mod console;
 pub mod exit;
 pub mod heap;
 pub mod kmem;
+pub mod lock;
 pub mod machine;
 pub mod memory;
 pub mod platform;

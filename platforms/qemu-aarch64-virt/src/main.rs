@@ -11,8 +11,8 @@ use pecan_aarch64::boot::Board;
 use pecan_aarch64::{Aarch64, Context};
 use pecan_boot::BootInfo;
 use pecan_core::Kernel;
+use pecan_kernel::lock::KernelLock;
 use pecan_kernel::{Event, ExitCode, Resume};
-use spin::Mutex;
 
 /// QEMU `virt`: the PL011 at 0x0900_0000 (used only when the device tree is unusable),
 /// the kernel's tick rate, and the interrupt lines user drivers may have besides the
@@ -26,7 +26,7 @@ static BOOTFS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/bootfs.bin"));
 /// any event can arrive: every event comes from user mode or from idle, which only user
 /// mode's entry leads to). Only the event handlers take the lock, with interrupts masked.
 /// No `Option`: the SVC route does not pay for a check that cannot fail.
-static KERNEL: Mutex<MaybeUninit<Kernel<Aarch64>>> = Mutex::new(MaybeUninit::uninit());
+static KERNEL: KernelLock<MaybeUninit<Kernel<Aarch64>>> = KernelLock::new(MaybeUninit::uninit());
 
 /// Set once `KERNEL` holds the kernel.
 static BUILT: AtomicBool = AtomicBool::new(false);

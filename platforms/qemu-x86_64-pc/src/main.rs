@@ -16,9 +16,9 @@ use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use pecan_core::Kernel;
+use pecan_kernel::lock::KernelLock;
 use pecan_kernel::{Event, ExitCode, Resume};
 use pecan_x86_64::{Context, X86};
-use spin::Mutex;
 
 /// The boot archive (`init` and the programs it starts), built by `cargo xtask` and copied
 /// here by `build.rs`; empty in a kernel built without it.
@@ -28,7 +28,7 @@ static BOOTFS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/bootfs.bin"));
 /// before user mode is entered (and so before any event can arrive: every event comes from
 /// user mode or from the idle loop, which only the first return to user mode leads to).
 /// No `Option`: the system-call route does not pay for a check that cannot fail.
-static KERNEL: Mutex<MaybeUninit<Kernel<X86>>> = Mutex::new(MaybeUninit::uninit());
+static KERNEL: KernelLock<MaybeUninit<Kernel<X86>>> = KernelLock::new(MaybeUninit::uninit());
 
 /// Set once `KERNEL` holds the kernel.
 static BUILT: AtomicBool = AtomicBool::new(false);
