@@ -40,6 +40,7 @@ impl MemRights {
 
 /// Rights on a capability.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[repr(transparent)]
 pub struct CapRights(pub u8);
 
 impl CapRights {

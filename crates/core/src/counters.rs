@@ -17,6 +17,7 @@ pub fn bump(c: &mut u64) {
 
 /// Counts since boot (or the last reset).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
 pub struct Counters {
     /// System calls.
     pub syscalls: u64,

@@ -50,8 +50,8 @@ impl<H: Hal> Kernel<H> {
         }
         self.sched.dequeue(&mut self.threads, t);
         self.wheel.disarm(&mut self.threads, t);
-        if self.sched.current == Some(t) {
-            self.sched.current = None;
+        if self.sched.current.get() == Some(t) {
+            self.sched.current = crate::obj::OptHandle::NONE;
         }
         let Some(tcb) = self.threads.remove(t) else { return Err(Error::StaleCap) };
         let mut flush = Flush::default();
@@ -98,9 +98,9 @@ impl<H: Hal> Kernel<H> {
             }
         }
         self.apply_flush(flush);
-        if self.active_task == Some(t) {
+        if self.active_task.get() == Some(t) {
             self.hal.mmu().deactivate();
-            self.active_task = None;
+            self.active_task = crate::obj::OptHandle::NONE;
         }
         self.window_release(t);
         let Some(task) = self.tasks.remove(t) else { return Err(Error::StaleCap) };

@@ -48,7 +48,7 @@ use crate::counters::bump;
 use crate::kernel::Kernel;
 use crate::obj::cap::{Cap, CapSlot};
 use crate::obj::{Handle, ObjRef};
-use crate::thread::{Filter, Source, SpaceCache, State};
+use crate::thread::{Filter, Reply, Source, SpaceCache, State};
 
 /// Whether the fast path is compiled in (cargo feature `fastpath`).
 pub const ON: bool = cfg!(feature = "fastpath");
@@ -92,7 +92,7 @@ impl<H: Hal> Kernel<H> {
         if !ON {
             return None;
         }
-        let me = self.sched.current?;
+        let me = self.sched.current.get()?;
         let control = self.threads.get(me)?.ctx.sys_control();
         let next = if control == CALL {
             self.fast_call(me)
@@ -136,7 +136,7 @@ impl<H: Hal> Kernel<H> {
         let CapSlot { cap: Cap { obj: ObjRef::Gate(gate), rights }, .. } = *slot else { return None };
         let send = rights.contains(CapRights::SEND);
         let g = self.gates.get(gate)?;
-        let (r, label) = (g.receiver?, g.label);
+        let (r, label) = (g.receiver.get()?, g.label);
         let top = self.sched.top();
         // Both threads at once, each checked once (the receiver's generation included).
         let (st, rt) = self.threads.pair_mut(s, r)?;
@@ -162,7 +162,7 @@ impl<H: Hal> Kernel<H> {
         // With no items and no flags the received tag is the sent one.
         rt.ctx.set_result(Status::OK.0, label, tag);
         st.call_count = st.call_count.wrapping_add(1);
-        rt.reply_to = Some((s, st.call_count));
+        rt.reply_to = Reply { caller: s, call: st.call_count };
         st.state = State::WaitReply { callee: r, source: Source::User };
         st.block_epoch += 1;
         rt.state = State::Ready;
@@ -180,7 +180,7 @@ impl<H: Hal> Kernel<H> {
     #[inline(always)]
     fn fast_reply_wait(&mut self, r: Handle) -> Option<*mut H::Context> {
         // No reply capability: the general path's error.
-        let (s, n) = self.threads.get(r)?.reply_to?;
+        let (s, n) = self.threads.get(r)?.reply_to.get()?;
         let top = self.sched.top();
         let (rt, st) = self.threads.pair_mut(r, s)?;
         let tag = rt.ctx.sys_tag();
@@ -203,7 +203,7 @@ impl<H: Hal> Kernel<H> {
         }
         st.ctx.set_result(Status::OK.0, 0, tag);
         rt.ctx.set_result(Status::OK.0, 0, 0);
-        rt.reply_to = None;
+        rt.reply_to = Reply::NONE;
         rt.state = State::Receiving(Filter::Any);
         rt.block_epoch += 1;
         st.state = State::Ready;
@@ -225,7 +225,7 @@ impl<H: Hal> Kernel<H> {
             if !crate::sched::LAZY {
                 self.sched.enqueue(&mut self.threads, partner);
             }
-            self.sched.current = Some(partner);
+            self.sched.current = partner.into();
             self.sched.need_resched = false;
             bump(&mut self.counters.direct_switches);
         } else {
@@ -239,7 +239,7 @@ impl<H: Hal> Kernel<H> {
     /// (which may allocate an ASID or flush) runs and the cache is refilled.
     #[inline(always)]
     fn fast_activate(&mut self, thread: Handle, task: Handle, space: SpaceCache) {
-        if self.active_task == Some(task) {
+        if self.active_task.get() == Some(task) {
             return;
         }
         if space.generation == self.asids.generation() {
@@ -251,7 +251,7 @@ impl<H: Hal> Kernel<H> {
             if untagged {
                 bump(&mut self.counters.tlb_flushes);
             }
-            self.active_task = Some(task);
+            self.active_task = task.into();
             return;
         }
         self.activate_and_cache(thread, task);

@@ -17,7 +17,7 @@ use crate::thread::{KernelMsg, Source, State};
 impl<H: Hal> Kernel<H> {
     /// The running thread faulted in user mode.
     pub fn user_fault(&mut self, info: FaultInfo) {
-        let Some(cur) = self.sched.current else { return };
+        let Some(cur) = self.sched.current.get() else { return };
         crate::counters::bump(&mut self.counters.exceptions);
         crate::counters::bump(&mut self.counters.faults);
         let Some(t) = self.threads.get(cur) else { return };

@@ -81,7 +81,7 @@ pub struct Kernel<H: Hal> {
     /// Gates.
     pub gates: Table<Gate>,
     /// The task whose address space is loaded.
-    pub active_task: Option<Handle>,
+    pub active_task: crate::obj::OptHandle,
     /// ASID/PCID allocation.
     pub asids: AsidAllocator,
     /// Event counters.
@@ -139,7 +139,7 @@ impl<H: Hal> Kernel<H> {
             wheel: Wheel::new(),
             frames,
             asids,
-            active_task: None,
+            active_task: crate::obj::OptHandle::NONE,
             hw_irqs: alloc::vec![None; config.irq_lines as usize],
             root_regions: Vec::new(),
             root_task: None,
@@ -155,13 +155,13 @@ impl<H: Hal> Kernel<H> {
     /// The running thread.
     #[inline(always)]
     pub fn current(&self) -> Option<Handle> {
-        self.sched.current
+        self.sched.current.get()
     }
 
     /// The saved registers of the running thread (the arch restores them on exit).
     #[inline(always)]
     pub fn current_context(&mut self) -> Option<&mut H::Context> {
-        let c = self.sched.current?;
+        let c = self.sched.current.get()?;
         self.threads.get_mut(c).map(|t| &mut t.ctx)
     }
 
@@ -250,7 +250,7 @@ impl<H: Hal> Kernel<H> {
         // A woken thread goes to the tail, whether or not lazy queues left it linked.
         self.sched.dequeue(&mut self.threads, h);
         self.sched.enqueue(&mut self.threads, h);
-        let cur_prio = self.sched.current.and_then(|c| self.threads.get(c)).map(|c| c.prio);
+        let cur_prio = self.sched.current.get().and_then(|c| self.threads.get(c)).map(|c| c.prio);
         if cur_prio.is_none_or(|p| prio > p) {
             self.sched.need_resched = true;
         }
@@ -278,7 +278,7 @@ impl<H: Hal> Kernel<H> {
             if !crate::sched::LAZY {
                 self.sched.enqueue(&mut self.threads, partner);
             }
-            self.sched.current = Some(partner);
+            self.sched.current = partner.into();
             self.sched.need_resched = false;
             crate::counters::bump(&mut self.counters.direct_switches);
             return;
@@ -291,8 +291,8 @@ impl<H: Hal> Kernel<H> {
     pub(crate) fn handoff_dispatched(&mut self, partner: Handle) {
         self.sched.enqueue_front(&mut self.threads, partner);
         let slice = self.sched.slice_left;
-        self.sched.current = self.sched.pick(&mut self.threads);
-        if self.sched.current == Some(partner) {
+        self.sched.current = self.sched.pick(&mut self.threads).into();
+        if self.sched.current.get() == Some(partner) {
             self.sched.slice_left = slice;
         } else {
             self.reset_slice();
@@ -302,13 +302,13 @@ impl<H: Hal> Kernel<H> {
 
     fn reset_slice(&mut self) {
         self.sched.slice_left =
-            self.sched.current.and_then(|c| self.threads.get(c)).map_or(0, |t| t.timeslice);
+            self.sched.current.get().and_then(|c| self.threads.get(c)).map_or(0, |t| t.timeslice);
     }
 
     /// The scheduling decision at the end of a kernel entry: keep the running thread unless
     /// it blocked or something of higher priority became ready.
     pub fn schedule(&mut self) {
-        let cur = self.sched.current;
+        let cur = self.sched.current.get();
         if let Some(c) = cur
             && self.threads.get(c).is_some_and(|t| t.state == State::Ready)
         {
@@ -325,8 +325,8 @@ impl<H: Hal> Kernel<H> {
             crate::counters::bump(&mut self.counters.preemptions);
         }
         self.sched.need_resched = false;
-        self.sched.current = self.sched.pick(&mut self.threads);
-        if self.sched.current != cur {
+        self.sched.current = self.sched.pick(&mut self.threads).into();
+        if self.sched.current.get() != cur {
             self.reset_slice();
         }
     }
@@ -334,12 +334,12 @@ impl<H: Hal> Kernel<H> {
     /// Round robin: the running thread goes to the end of its list and the dispatcher
     /// chooses (end of a time slice, or `Yield`).
     pub fn rotate_current(&mut self) {
-        if let Some(c) = self.sched.current
+        if let Some(c) = self.sched.current.get()
             && self.threads.get(c).is_some_and(|t| t.state == State::Ready)
         {
             self.sched.rotate(&mut self.threads, c);
         }
-        self.sched.current = self.sched.pick(&mut self.threads);
+        self.sched.current = self.sched.pick(&mut self.threads).into();
         self.reset_slice();
     }
 
@@ -353,9 +353,9 @@ impl<H: Hal> Kernel<H> {
             // One load and branch on the general path (`ipc/longipc.rs`).
             return self.prepare_return_long();
         }
-        let cur = self.sched.current?;
+        let cur = self.sched.current.get()?;
         let task = self.threads.get(cur)?.task;
-        if self.active_task != Some(task) {
+        if self.active_task.get() != Some(task) {
             self.activate(task);
         }
         Some(cur)
@@ -377,7 +377,7 @@ impl<H: Hal> Kernel<H> {
             // A recycled ASID, or untagged: loading the root drops the old translations.
             crate::counters::bump(&mut self.counters.tlb_flushes);
         }
-        self.active_task = Some(task);
+        self.active_task = task.into();
     }
 
     /// [`Kernel::activate`], then records the address space in `thread`'s cache for the

@@ -21,6 +21,7 @@ pub mod invoke;
 pub mod ipc;
 pub mod irq;
 pub mod kernel;
+pub mod layout;
 pub mod list;
 pub mod mdb;
 pub mod obj;

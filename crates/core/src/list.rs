@@ -45,10 +45,11 @@ pub enum Which {
 
 /// A list head.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
 pub struct List {
     head: Option<Handle>,
     tail: Option<Handle>,
-    len: u32,
+    pub(crate) len: u32,
 }
 
 fn links<T: Linked>(t: &mut T, w: Which) -> &mut Links {

@@ -9,7 +9,7 @@
 //! priority that has one.
 
 use crate::list::{List, Which};
-use crate::obj::table::{Handle, Table};
+use crate::obj::table::{Handle, OptHandle, Table};
 use crate::thread::{State, Tcb};
 
 /// Priority of a new thread.
@@ -24,14 +24,14 @@ pub const LAZY: bool = cfg!(feature = "lazy-queues");
 #[repr(C)]
 pub struct Scheduler {
     /// The thread running (or about to run) on this CPU.
-    pub current: Option<Handle>,
+    pub current: OptHandle,
     /// A thread of higher priority than the current one became ready.
     pub need_resched: bool,
     /// Ticks left of the running time slice (which call and reply donate along).
     pub slice_left: u32,
     /// The highest priority whose list is not empty, 0 if none: [`Scheduler::highest`]
     /// kept up to date, so the fast path reads one byte.
-    top: u8,
+    pub(crate) top: u8,
     bitmap: [u64; 4],
     lists: [List; 256],
 }
@@ -46,7 +46,7 @@ impl Scheduler {
     /// Empty ready lists.
     pub const fn new() -> Self {
         Scheduler {
-            current: None,
+            current: OptHandle::NONE,
             need_resched: false,
             slice_left: 0,
             top: 0,

@@ -7,39 +7,44 @@ use pecan_hal::PhysAddr;
 use crate::list::{Linked, Links, List, Which};
 use crate::obj::table::Handle;
 
-/// What a receiving thread accepts.
+/// What a receiving thread accepts. `#[repr(C, u8)]` with fixed discriminants
+/// (`layout.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, u8)]
 pub enum Filter {
     /// Open wait: any gate bound to it, any IRQ attached to it.
-    Any,
+    Any = 0,
     /// Closed wait on one gate bound to it.
-    Gate(Handle),
+    Gate(Handle) = 1,
     /// Closed wait on one sending thread.
-    Thread(Handle),
+    Thread(Handle) = 2,
     /// Closed wait on one IRQ attached to it.
-    Irq(Handle),
+    Irq(Handle) = 3,
     /// Closed wait on nobody: sleep until the timeout.
-    Nil,
+    Nil = 4,
 }
 
 /// Where the message of a sending thread comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Source {
     /// The sender's own registers and UTCB (a system call).
-    User,
+    User = 0,
     /// A message the kernel made on the thread's behalf (page fault, exception), held in
     /// [`Tcb::kmsg`]; the thread is not in a system call and its registers stay untouched.
-    Kernel,
+    Kernel = 1,
 }
 
 /// A thread's state. Exactly one; only a sending thread is in a wait list (its receiver's
-/// send queue).
+/// send queue). `#[repr(C, u8)]` with fixed discriminants: an arch's assembly fast path
+/// reads and writes it (`layout.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, u8)]
 pub enum State {
     /// Not runnable: never started, suspended, or stopped after an unhandled fault.
-    Inactive,
+    Inactive = 0,
     /// Runnable (or running).
-    Ready,
+    Ready = 1,
     /// Blocked in a send phase, in `receiver`'s send queue.
     Sending {
         /// The gate the message goes through.
@@ -50,9 +55,9 @@ pub enum State {
         call: bool,
         /// Where the message is.
         source: Source,
-    },
+    } = 2,
     /// Blocked in a receive phase (open or closed wait, or sleep).
-    Receiving(Filter),
+    Receiving(Filter) = 3,
     /// Blocked waiting for the reply of `callee` (the receive phase of a call). In no list:
     /// the callee's reply capability names it, and deleting the callee finds it by a scan
     /// of the thread table (deletion is rare; a call is not).
@@ -62,7 +67,7 @@ pub enum State {
         /// The call was a kernel-made fault message: the reply resumes the thread instead
         /// of completing a system call.
         source: Source,
-    },
+    } = 4,
     /// Locked in a long IPC (string items, `ipc/longipc.rs`): the receiver while its
     /// sender copies, or the sender while the receiver's pager resolves a page fault in
     /// the receiver's buffer. Not runnable, accepts nothing; in no list (the transfer is
@@ -70,7 +75,7 @@ pub enum State {
     Locked {
         /// The partner of the transfer.
         partner: Handle,
-    },
+    } = 5,
 }
 
 impl State {
@@ -98,10 +103,44 @@ pub mod resources {
     pub const NONE: u32 = 0;
 }
 
+/// A thread's implicit reply capability with a fixed layout (an arch's assembly fast path
+/// reads and writes it): the caller and its call number; a caller of [`Handle::NONE`]
+/// (generation 0, which no thread has) for none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub struct Reply {
+    /// The caller waiting for the reply.
+    pub caller: Handle,
+    /// The caller's call number ([`Tcb::call_count`] when it called).
+    pub call: u32,
+}
+
+impl Reply {
+    /// No reply capability.
+    pub const NONE: Reply = Reply { caller: Handle::NONE, call: 0 };
+
+    /// The caller and its call number, if there is a reply capability.
+    #[inline(always)]
+    pub const fn get(self) -> Option<(Handle, u32)> {
+        if self.caller.generation == 0 { None } else { Some((self.caller, self.call)) }
+    }
+}
+
+impl From<Option<(Handle, u32)>> for Reply {
+    #[inline(always)]
+    fn from(r: Option<(Handle, u32)>) -> Self {
+        match r {
+            Some((caller, call)) => Reply { caller, call },
+            None => Reply::NONE,
+        }
+    }
+}
+
 /// The address space a thread runs in, as the fast path loads it without looking its
 /// task up: the task's root table and ASID, valid while the ASID allocator is still in
 /// `generation` (0: not filled; the general path's `Kernel::activate` fills it).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
 pub struct SpaceCache {
     /// The task's root table.
     pub root: PhysAddr,
@@ -126,7 +165,7 @@ pub struct Tcb<C> {
     /// The task (address space and capability space) the thread runs in.
     pub task: Handle,
     /// The implicit reply capability: the caller and its call number.
-    pub reply_to: Option<(Handle, u32)>,
+    pub reply_to: Reply,
     /// Number of calls this thread made (names one call for the reply capability).
     pub call_count: u32,
     /// Scheduling priority, 0 (lowest) to 255.
@@ -184,7 +223,7 @@ impl<C> Tcb<C> {
         Tcb {
             state: State::Inactive,
             task,
-            reply_to: None,
+            reply_to: Reply::NONE,
             call_count: 0,
             prio: crate::sched::DEFAULT_PRIO,
             resources: resources::NONE,

@@ -15,7 +15,7 @@ impl<H: Hal> Kernel<H> {
         for h in due {
             self.timeout_expired(h);
         }
-        if let Some(c) = self.sched.current
+        if let Some(c) = self.sched.current.get()
             && self.threads.get(c).is_some_and(|t| t.state == State::Ready)
         {
             self.sched.slice_left = self.sched.slice_left.saturating_sub(1);

@@ -248,7 +248,7 @@ fn gate_bind_and_unbind() {
     w.invoke_ok(w.root, g, gate::UNBIND, &[]);
     w.invoke_ok(w.root, g, gate::UNBIND, &[]);
     w.invoke_ok(w.root, g, gate::BIND, &[b.slot, 5]);
-    assert_eq!(w.k.gates.get(w.gate_h(g)).unwrap().receiver, Some(b.h));
+    assert_eq!(w.k.gates.get(w.gate_h(g)).unwrap().receiver.get(), Some(b.h));
     assert_eq!(w.invoke(w.root, g, 9, &[]), Err(Error::InvalidArgument));
 }
 

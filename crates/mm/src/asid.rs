@@ -32,7 +32,11 @@ pub struct Activation {
 }
 
 /// Hands out ASIDs `1..count`; ASID 0 is kept for "untagged".
+///
+/// `#[repr(C)]`: an arch's assembly fast path reads the generation
+/// ([`AsidAllocator::GENERATION_OFFSET`]).
 #[derive(Debug)]
+#[repr(C)]
 pub struct AsidAllocator {
     count: usize,
     next: u16,
@@ -40,6 +44,9 @@ pub struct AsidAllocator {
 }
 
 impl AsidAllocator {
+    /// Offset of the generation (a `u64`).
+    pub const GENERATION_OFFSET: usize = core::mem::offset_of!(Self, generation);
+
     /// An allocator for hardware with `count` ASIDs (0 or 1: no tagging).
     pub const fn new(count: usize) -> Self {
         let count = if count > 65536 { 65536 } else { count };

@@ -186,7 +186,7 @@ impl<H: Hal> Kernel<H> {
     /// A new gate, bound to `receiver` if given.
     pub fn create_gate(&mut self, f: Handle, receiver: Option<Handle>, label: u64) -> Result<ObjRef, Error> {
         self.charge(f, GATE_COST)?;
-        match self.gates.insert(Gate { receiver, label, charged_to: f }) {
+        match self.gates.insert(Gate { receiver: receiver.into(), label, charged_to: f }) {
             Ok(h) => Ok(ObjRef::Gate(h)),
             Err(_) => {
                 self.uncharge(f, GATE_COST);

@@ -24,10 +24,12 @@ impl<H: Hal> Kernel<H> {
             gate::BIND => {
                 let t = self.arg_thread(cur, a.get(0)?, CapRights::CONTROL)?;
                 let gt = self.gates.get_mut(g).ok_or(Error::StaleCap)?;
-                if gt.receiver.is_some_and(|r| r != t) && self.threads.contains(gt.receiver.unwrap_or(t)) {
+                if gt.receiver.get().is_some_and(|r| r != t)
+                    && self.threads.contains(gt.receiver.get().unwrap_or(t))
+                {
                     return Err(Error::AlreadyBound);
                 }
-                gt.receiver = Some(t);
+                gt.receiver = t.into();
                 gt.label = a.get_or(1, gt.label);
                 Ok(Reply::none())
             }
@@ -41,9 +43,9 @@ impl<H: Hal> Kernel<H> {
 
     /// Unbinds gate `g`: senders blocked on it and a receiver waiting on it get `Cancelled`.
     pub(crate) fn unbind_gate(&mut self, g: Handle) {
-        let Some(r) = self.gates.get(g).and_then(|x| x.receiver) else { return };
+        let Some(r) = self.gates.get(g).and_then(|x| x.receiver.get()) else { return };
         if let Some(gt) = self.gates.get_mut(g) {
-            gt.receiver = None;
+            gt.receiver = crate::obj::OptHandle::NONE;
         }
         let senders: alloc::vec::Vec<Handle> = match self.threads.get(r) {
             Some(rt) => rt

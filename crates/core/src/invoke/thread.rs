@@ -76,7 +76,7 @@ impl<H: Hal> Kernel<H> {
                     || self
                         .threads
                         .get(t)
-                        .is_some_and(|x| x.state == State::Ready && self.sched.current != Some(t))
+                        .is_some_and(|x| x.state == State::Ready && self.sched.current.get() != Some(t))
                 {
                     self.sched.enqueue(&mut self.threads, t);
                 }

@@ -283,11 +283,11 @@ impl<H: Hal> Kernel<H> {
     #[inline(never)]
     pub(crate) fn prepare_return_long(&mut self) -> Option<Handle> {
         loop {
-            let cur = self.sched.current?;
+            let cur = self.sched.current.get()?;
             let t = self.threads.get(cur)?;
             let task = t.task;
             let copying = t.state == State::Ready && t.xfer.as_ref().is_some_and(|x| x.phase == XPhase::Copy);
-            if self.active_task != Some(task) {
+            if self.active_task.get() != Some(task) {
                 self.activate(task);
             }
             if !copying {
@@ -309,8 +309,9 @@ impl<H: Hal> Kernel<H> {
             let switch_follows = self
                 .sched
                 .current
+                .get()
                 .and_then(|c| self.threads.get(c))
-                .is_some_and(|t| Some(t.task) != self.active_task);
+                .is_some_and(|t| Some(t.task) != self.active_task.get());
             self.window_close(!(ELIDE_FLUSH && switch_follows));
         }
     }
@@ -581,7 +582,7 @@ impl<H: Hal> Kernel<H> {
         let Some(gate) = self.pager_gate(f) else {
             return self.xfer_abort(s, Error::BadAddress, Error::BadAddress);
         };
-        if self.gates.get(gate).and_then(|g| g.receiver).is_some_and(|p| p == s || p == r) {
+        if self.gates.get(gate).and_then(|g| g.receiver.get()).is_some_and(|p| p == s || p == r) {
             // The pager is one of the two locked partners: it could never answer.
             return self.xfer_abort(s, Error::Deadlock, Error::Deadlock);
         }

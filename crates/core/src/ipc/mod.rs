@@ -15,7 +15,7 @@ use pecan_hal::{Hal, UserContext};
 use crate::kernel::Kernel;
 use crate::list::Which;
 use crate::obj::{Handle, ObjRef};
-use crate::thread::{Filter, Source, State};
+use crate::thread::{Filter, Reply, Source, State};
 use longipc::Op;
 use transfer::{Dest, Moved};
 
@@ -40,7 +40,7 @@ impl<H: Hal> Kernel<H> {
     /// A system call on the general path (every operation, every case).
     #[inline(never)]
     pub fn syscall_general(&mut self) {
-        let Some(cur) = self.sched.current else { return };
+        let Some(cur) = self.sched.current.get() else { return };
         crate::counters::bump(&mut self.counters.exceptions);
         crate::counters::bump(&mut self.counters.syscalls);
         let control = Control(self.threads.get(cur).map_or(0, |t| t.ctx.sys_control()));
@@ -53,7 +53,7 @@ impl<H: Hal> Kernel<H> {
             Ok(Sys::ReplyWait) => self.sys_reply(cur, control, true),
             Ok(Sys::Wait) => {
                 if let Some(t) = self.threads.get_mut(cur) {
-                    t.reply_to = None;
+                    t.reply_to = Reply::NONE;
                 }
                 self.receive(cur, Filter::Any, control.recv_timeout());
             }
@@ -125,7 +125,7 @@ impl<H: Hal> Kernel<H> {
         send_to: TimeoutKind,
     ) {
         let Some(g) = self.gates.get(gate) else { return self.send_failed(s, source, Error::StaleCap) };
-        let Some(r) = g.receiver.filter(|r| self.threads.contains(*r)) else {
+        let Some(r) = g.receiver.get().filter(|r| self.threads.contains(*r)) else {
             return self.send_failed(s, source, Error::NotBound);
         };
         if r == s {
@@ -213,14 +213,14 @@ impl<H: Hal> Kernel<H> {
         st.call_count = st.call_count.wrapping_add(1);
         let n = st.call_count;
         if let Some(rt) = self.threads.get_mut(r) {
-            rt.reply_to = Some((s, n));
+            rt.reply_to = Reply { caller: s, call: n };
         }
         match self.block_with_timeout(s, State::WaitReply { callee: r, source }, recv_to) {
             Block::Blocked => {}
             Block::WouldBlock => {
                 // A call with receive timeout 0: the reply cannot be there yet.
                 if let Some(rt) = self.threads.get_mut(r) {
-                    rt.reply_to = None;
+                    rt.reply_to = Reply::NONE;
                 }
                 match source {
                     Source::User => self.set_error(s, Error::Timeout, Phase::Receive),
@@ -253,9 +253,9 @@ impl<H: Hal> Kernel<H> {
         if let Err(e) = MsgTag(t.ctx.sys_tag()).check() {
             return self.set_error(r, e, Phase::Send);
         }
-        let caller = t.reply_to.take_if_valid(&self.threads, r);
+        let caller = t.reply_to.get().take_if_valid(&self.threads, r);
         if let Some(t) = self.threads.get_mut(r) {
-            t.reply_to = None;
+            t.reply_to = Reply::NONE;
         }
         let Some((s, source)) = caller else { return self.set_error(r, Error::NoReplyCap, Phase::Send) };
         crate::counters::bump(&mut self.counters.messages);
@@ -307,7 +307,7 @@ impl<H: Hal> Kernel<H> {
 
     fn sys_recv(&mut self, r: Handle, control: Control) {
         if let Some(t) = self.threads.get_mut(r) {
-            t.reply_to = None;
+            t.reply_to = Reply::NONE;
         }
         let sel = self.threads.get(r).map_or(0, |t| t.ctx.sys_cap());
         let filter = if sel == pecan_abi::caps::NIL {
@@ -318,7 +318,7 @@ impl<H: Hal> Kernel<H> {
                     ObjRef::Thread(t) if t == r => return self.set_error(r, Error::Deadlock, Phase::Receive),
                     ObjRef::Thread(t) => Filter::Thread(t),
                     ObjRef::Gate(g) => {
-                        if self.gates.get(g).and_then(|g| g.receiver) != Some(r) {
+                        if self.gates.get(g).and_then(|g| g.receiver.get()) != Some(r) {
                             return self.set_error(r, Error::NotBound, Phase::Receive);
                         }
                         Filter::Gate(g)

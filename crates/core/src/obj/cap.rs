@@ -8,30 +8,32 @@ use pecan_abi::{CapRights, Error};
 use crate::mdb::NodeId;
 use crate::obj::table::Handle;
 
-/// What a capability names.
+/// What a capability names. `#[repr(C, u8)]` with fixed discriminants: an arch's
+/// assembly fast path reads the tag byte and a gate's handle (`layout.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(C, u8)]
 pub enum ObjRef {
     /// A task.
-    Task(Handle),
+    Task(Handle) = 0,
     /// A thread.
-    Thread(Handle),
+    Thread(Handle) = 1,
     /// An IPC gate.
-    Gate(Handle),
+    Gate(Handle) = 2,
     /// An IRQ object.
-    Irq(Handle),
+    Irq(Handle) = 3,
     /// A factory.
-    Factory(Handle),
+    Factory(Handle) = 4,
     /// The kernel console (one per kernel).
-    Console,
+    Console = 5,
     /// The machine (one per kernel).
-    Machine,
+    Machine = 6,
     /// I/O ports `first .. first + count` (x86_64).
     IoPorts {
         /// First port.
         first: u16,
         /// Number of ports (up to 65536).
         count: u32,
-    },
+    } = 7,
 }
 
 impl ObjRef {
@@ -52,6 +54,7 @@ impl ObjRef {
 
 /// A capability: an object and the rights this holder has on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
 pub struct Cap {
     /// The object.
     pub obj: ObjRef,
@@ -61,6 +64,7 @@ pub struct Cap {
 
 /// An occupied capability slot: the capability and its node in the mapping database.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
 pub struct CapSlot {
     /// The capability.
     pub cap: Cap,
@@ -68,22 +72,74 @@ pub struct CapSlot {
     pub node: NodeId,
 }
 
+/// One slot of a capability space: an `Option<CapSlot>` with a fixed layout
+/// (`#[repr(C, u8)]`: the tag byte, then the slot), which an arch's assembly fast path
+/// reads (`layout.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, u8)]
+pub enum Entry {
+    /// No capability.
+    Empty = 0,
+    /// A capability.
+    Full(CapSlot) = 1,
+}
+
+impl Entry {
+    /// The slot, if occupied.
+    #[inline(always)]
+    pub fn as_ref(&self) -> Option<&CapSlot> {
+        match self {
+            Entry::Full(s) => Some(s),
+            Entry::Empty => None,
+        }
+    }
+
+    fn is_none(&self) -> bool {
+        matches!(self, Entry::Empty)
+    }
+
+    fn take(&mut self) -> Option<CapSlot> {
+        match core::mem::replace(self, Entry::Empty) {
+            Entry::Full(s) => Some(s),
+            Entry::Empty => None,
+        }
+    }
+}
+
 /// A task's capability space: `2^order` slots, indexed by selector. Slot 0 is the nil
 /// selector and is never occupied.
+///
+/// `#[repr(C)]`, starting with the address of slot 0 and the number of slots (the
+/// vector's, which never changes), so an arch's assembly fast path can index it.
+#[repr(C)]
 pub struct CapSpace {
-    slots: Vec<Option<CapSlot>>,
+    base: usize,
+    slot_count: usize,
+    slots: Vec<Entry>,
     used: usize,
 }
 
 impl CapSpace {
+    /// Offset of the address of slot 0.
+    pub const BASE_OFFSET: usize = core::mem::offset_of!(Self, base);
+    /// Offset of the number of slots (a `usize`).
+    pub const LEN_OFFSET: usize = core::mem::offset_of!(Self, slot_count);
+
+    /// The address of slot 0 and the number of slots, as the fast path's assembly reads
+    /// them (for the layout tests).
+    pub fn raw_parts(&self) -> (usize, usize) {
+        (self.base, self.slot_count)
+    }
+
     /// Bytes a capability space of `2^order` slots costs.
     pub fn cost(order: u8) -> u64 {
-        (core::mem::size_of::<Option<CapSlot>>() as u64) << order
+        (core::mem::size_of::<Entry>() as u64) << order
     }
 
     /// A space with no slots at all (a free table slot's stand-in; allocates nothing).
     pub fn empty() -> Self {
-        CapSpace { slots: Vec::new(), used: 0 }
+        let slots = Vec::new();
+        CapSpace { base: slots.as_ptr() as usize, slot_count: 0, slots, used: 0 }
     }
 
     /// An empty space of `2^order` slots, or `None` if the memory is not there.
@@ -91,8 +147,8 @@ impl CapSpace {
         let n = 1usize << order;
         let mut slots = Vec::new();
         slots.try_reserve_exact(n).ok()?;
-        slots.resize(n, None);
-        Some(CapSpace { slots, used: 0 })
+        slots.resize(n, Entry::Empty);
+        Some(CapSpace { base: slots.as_ptr() as usize, slot_count: n, slots, used: 0 })
     }
 
     /// Number of slots.
@@ -107,7 +163,7 @@ impl CapSpace {
             return Err(Error::InvalidCap);
         }
         match self.slots.get(sel as usize) {
-            Some(Some(s)) => Ok(s),
+            Some(Entry::Full(s)) => Ok(s),
             _ => Err(Error::InvalidCap),
         }
     }
@@ -134,7 +190,7 @@ impl CapSpace {
         debug_assert!(self.is_free(sel));
         if let Some(s) = self.slots.get_mut(sel as usize) {
             self.used += s.is_none() as usize;
-            *s = Some(slot);
+            *s = Entry::Full(slot);
         }
     }
 
@@ -160,7 +216,7 @@ impl CapSpace {
 
     /// Changes the rights of the capability in `sel`.
     pub fn set_rights(&mut self, sel: u64, rights: CapRights) {
-        if let Some(Some(s)) = self.slots.get_mut(sel as usize) {
+        if let Some(Entry::Full(s)) = self.slots.get_mut(sel as usize) {
             s.cap.rights = rights;
         }
     }

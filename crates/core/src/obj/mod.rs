@@ -8,4 +8,4 @@ pub mod table;
 pub mod task;
 
 pub use cap::{Cap, CapSpace, ObjRef};
-pub use table::{Handle, Table};
+pub use table::{Handle, OptHandle, Table};

@@ -15,8 +15,10 @@
 extern crate alloc;
 use alloc::vec::Vec;
 
-/// A slot index plus the generation of the object in it.
+/// A slot index plus the generation of the object in it. `#[repr(C)]`: `idx` at 0,
+/// `generation` at 4 (`layout.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(C)]
 pub struct Handle {
     /// Slot index.
     pub idx: u32,
@@ -27,6 +29,46 @@ pub struct Handle {
 impl Handle {
     /// A handle no object ever has (its generation is even).
     pub const NONE: Handle = Handle { idx: u32::MAX, generation: 0 };
+}
+
+/// An optional handle with a fixed layout (an arch's assembly fast path reads it): a
+/// [`Handle`], [`Handle::NONE`] (generation 0, which no object has) for none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub struct OptHandle(Handle);
+
+impl OptHandle {
+    /// No handle.
+    pub const NONE: OptHandle = OptHandle(Handle::NONE);
+
+    /// The handle, if there is one.
+    #[inline(always)]
+    pub const fn get(self) -> Option<Handle> {
+        if self.0.generation == 0 { None } else { Some(self.0) }
+    }
+}
+
+impl Default for OptHandle {
+    fn default() -> Self {
+        OptHandle::NONE
+    }
+}
+
+impl From<Option<Handle>> for OptHandle {
+    #[inline(always)]
+    fn from(h: Option<Handle>) -> Self {
+        match h {
+            Some(h) => OptHandle(h),
+            None => OptHandle::NONE,
+        }
+    }
+}
+
+impl From<Handle> for OptHandle {
+    #[inline(always)]
+    fn from(h: Handle) -> Self {
+        OptHandle(h)
+    }
 }
 
 /// A value that stands in a free slot (it is never handed out).
@@ -54,7 +96,13 @@ impl<T> Slot<T> {
 const NONE: u32 = u32::MAX;
 
 /// A table of at most `capacity` objects of type `T`.
+///
+/// `#[repr(C)]`, starting with the address of slot 0 and the number of slots (kept equal
+/// to the vector's), so an arch's assembly fast path can index it (`layout.rs`).
+#[repr(C)]
 pub struct Table<T> {
+    base: usize,
+    slot_count: usize,
     slots: Vec<Slot<T>>,
     capacity: usize,
     free_head: u32,
@@ -63,18 +111,50 @@ pub struct Table<T> {
 }
 
 impl<T> Table<T> {
+    /// Offset of the address of slot 0.
+    pub const BASE_OFFSET: usize = core::mem::offset_of!(Self, base);
+    /// Offset of the number of slots (a `usize`).
+    pub const LEN_OFFSET: usize = core::mem::offset_of!(Self, slot_count);
+    /// Bytes from one slot to the next.
+    pub const SLOT_SIZE: usize = core::mem::size_of::<Slot<T>>();
+    /// Offset of a slot's generation (a `u32`) in the slot.
+    pub const SLOT_GENERATION: usize = core::mem::offset_of!(Slot<T>, generation);
+    /// Offset of the object in its slot.
+    pub const SLOT_VALUE: usize = core::mem::offset_of!(Slot<T>, value);
+
+    /// The address of slot 0 and the number of slots, as the fast path's assembly reads
+    /// them (for the layout tests).
+    pub fn raw_parts(&self) -> (usize, usize) {
+        (self.base, self.slot_count)
+    }
+
+    /// The address of the object named by `h` (for the layout tests), if it is alive.
+    pub fn addr_of(&self, h: Handle) -> Option<usize> {
+        self.get(h).map(|v| v as *const T as usize)
+    }
+
     /// An empty table that will hold at most `capacity` objects. Returns `None` if the
     /// memory for it cannot be reserved.
     pub fn with_capacity(capacity: usize) -> Option<Self> {
         let mut slots = Vec::new();
         slots.try_reserve_exact(capacity).ok()?;
-        Some(Table { slots, capacity, free_head: NONE, live: 0, growable: false })
+        let base = slots.as_ptr() as usize;
+        Some(Table { base, slot_count: 0, slots, capacity, free_head: NONE, live: 0, growable: false })
     }
 
     /// An empty table that grows on demand up to `capacity` objects. Its objects may move
     /// when it grows: use it only for objects nobody keeps pointers to.
     pub fn growable(capacity: usize) -> Self {
-        Table { slots: Vec::new(), capacity, free_head: NONE, live: 0, growable: true }
+        let slots = Vec::new();
+        Table {
+            base: slots.as_ptr() as usize,
+            slot_count: 0,
+            slots,
+            capacity,
+            free_head: NONE,
+            live: 0,
+            growable: true,
+        }
     }
 
     /// Number of live objects.
@@ -118,6 +198,8 @@ impl<T> Table<T> {
         let idx = self.slots.len() as u32;
         // A fixed table never reallocates: its capacity was reserved up front.
         self.slots.push(Slot { generation: 1, next_free: NONE, value });
+        self.base = self.slots.as_ptr() as usize;
+        self.slot_count = self.slots.len();
         self.live += 1;
         Ok(Handle { idx, generation: 1 })
     }

@@ -19,7 +19,8 @@ pub enum VmEntry {
     Utcb(Handle),
 }
 
-/// A task.
+/// A task. `#[repr(C)]`: an arch's assembly fast path reads `caps` (`layout.rs`).
+#[repr(C)]
 pub struct Task {
     /// Root of the page table.
     pub root: PhysAddr,

@@ -55,7 +55,7 @@ fn check_threads(k: &Kernel<Sim>) {
             }
             State::Receiving(Filter::Gate(g)) => {
                 let gate = k.gates.get(g).expect("closed-wait gate alive");
-                assert_eq!(gate.receiver, Some(h), "{h:?} waits on a gate not bound to it");
+                assert_eq!(gate.receiver.get(), Some(h), "{h:?} waits on a gate not bound to it");
             }
             State::Receiving(Filter::Irq(i)) => {
                 let q = k.irqs.get(i).expect("closed-wait IRQ alive");
@@ -133,7 +133,7 @@ fn check_ready(k: &Kernel<Sim>) {
     }
     let is_queued = |h: Handle| queued.get(h.idx as usize).copied().unwrap_or(false);
     for (h, t) in k.threads.iter() {
-        if t.state == State::Ready && k.sched.current != Some(h) {
+        if t.state == State::Ready && k.sched.current.get() != Some(h) {
             assert!(is_queued(h), "ready {h:?} not queued");
         }
         if !pecan_core::sched::LAZY && t.state != State::Ready {
@@ -141,7 +141,7 @@ fn check_ready(k: &Kernel<Sim>) {
         }
     }
     assert!(k.sched.bitmap_consistent());
-    if let Some(c) = k.sched.current {
+    if let Some(c) = k.sched.current.get() {
         let ct = k.threads.get(c).expect("current alive");
         assert_eq!(ct.state, State::Ready, "running thread is ready");
         for (_, t) in k.threads.iter() {

@@ -393,7 +393,7 @@ impl World {
     /// A user access by task `task` to `va`, through the simulated MMU and TLB (loads the
     /// task's address space the way a switch to one of its threads would).
     pub fn access(&mut self, task: Handle, va: u64, write: bool) -> Result<PhysAddr, AccessFault> {
-        if self.k.active_task != Some(task) {
+        if self.k.active_task.get() != Some(task) {
             self.k.activate(task);
         }
         let r = self.k.hal.user_access(va, write);
