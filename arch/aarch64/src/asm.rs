@@ -36,6 +36,7 @@ core::arch::global_asm!(
     SPSR_USER_KEEP = const SPSR_USER_KEEP,
     STACK_SHIFT = const crate::layout::KERNEL_STACK_SHIFT,
     FASTPATH = const cfg!(feature = "fastpath") as u64,
+    FASTPATH_ASM = const cfg!(feature = "fastpath-asm") as u64,
 );
 
 core::arch::global_asm!(include_str!("fpsimd.S"), FP_FPCR = const FP_FPCR);

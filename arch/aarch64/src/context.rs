@@ -102,7 +102,7 @@ const _: () = assert!(core::mem::offset_of!(FpState, fpcr) == FP_FPCR);
 const _: () = assert!(core::mem::offset_of!(FpState, fpsr) == FP_FPCR + 8);
 
 /// The first message register's machine register (x3).
-const MR_BASE: usize = 3;
+pub const MR_BASE: usize = 3;
 
 impl Context {
     /// Whether the saved PSTATE returns to EL0 with SP_EL0 and AArch64 (what a return to

@@ -23,7 +23,7 @@ use crate::percpu;
 /// soft-float, so a kernel FP instruction is a bug, caught here).
 const CPACR_TRAP: u64 = 0;
 /// CPACR_EL1.FPEN = 0b11: no trap.
-const CPACR_ON: u64 = 0b11 << 20;
+pub(crate) const CPACR_ON: u64 = 0b11 << 20;
 
 unsafe extern "C" {
     fn pecan_aarch64_fp_save(state: *mut FpState);

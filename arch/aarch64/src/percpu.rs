@@ -35,6 +35,12 @@ pub struct PerCpu {
 pub const PERCPU_KSTACK_TOP: usize = 0;
 /// Byte offset of `PerCpu::current`.
 pub const PERCPU_CURRENT: usize = 8;
+/// Byte offset of `PerCpu::index`.
+pub const PERCPU_INDEX: usize = core::mem::offset_of!(PerCpu, index);
+/// Byte offset of `PerCpu::fp_owner`.
+pub const PERCPU_FP_OWNER: usize = core::mem::offset_of!(PerCpu, fp_owner);
+/// Byte offset of `PerCpu::cpacr`.
+pub const PERCPU_CPACR: usize = core::mem::offset_of!(PerCpu, cpacr);
 
 const _: () = assert!(core::mem::offset_of!(PerCpu, kstack_top) == PERCPU_KSTACK_TOP);
 const _: () = assert!(core::mem::offset_of!(PerCpu, current) == PERCPU_CURRENT);

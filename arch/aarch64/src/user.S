@@ -67,6 +67,11 @@ user_sync:
     lsr     x2, x2, #26                     // EC
     cmp     x2, #0x15                       // SVC from AArch64
     b.ne    1f
+.if {FASTPATH_ASM}
+    b       pecan_aarch64_fastpath          // fastpath.S: done, or back to the route below
+.endif
+    .global pecan_aarch64_svc_route
+pecan_aarch64_svc_route:                    // x0 = the thread's Context
     bl      pecan_aarch64_svc
     b       pecan_aarch64_return_to_user
 1:  bl      pecan_aarch64_user_trap

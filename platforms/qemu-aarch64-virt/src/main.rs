@@ -26,6 +26,8 @@ static BOOTFS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/bootfs.bin"));
 /// any event can arrive: every event comes from user mode or from idle, which only user
 /// mode's entry leads to). Only the event handlers take the lock, with interrupts masked.
 /// No `Option`: the SVC route does not pay for a check that cannot fail.
+/// Exported as `pecan_kernel_lock` for the assembly fast path (`fastpath.S`).
+#[unsafe(export_name = "pecan_kernel_lock")]
 static KERNEL: KernelLock<MaybeUninit<Kernel<Aarch64>>> = KernelLock::new(MaybeUninit::uninit());
 
 /// Set once `KERNEL` holds the kernel.

@@ -1,0 +1,105 @@
+//! The assembly IPC fast path (`fastpath.S`, `fastpath-asm` feature): its constants,
+//! all from the core's exported layout (`pecan_core::layout`) and this crate's context
+//! and per-CPU offsets. The platform names its kernel lock `pecan_kernel_lock`.
+
+use pecan_core::fastpath::{CALL, REPLY_WAIT};
+use pecan_core::layout::{self, Layout, counter};
+
+use crate::Aarch64;
+use crate::context::{CTX_FP_CPU, MR_BASE};
+use crate::percpu::{PERCPU_CPACR, PERCPU_CURRENT, PERCPU_FP_OWNER, PERCPU_INDEX};
+
+type L = Layout<Aarch64>;
+
+/// The kernel lock's data offset: `KernelLock<MaybeUninit<Kernel<Aarch64>>>`.
+const DATA_OFFSET: usize =
+    pecan_kernel::lock::KernelLock::<core::mem::MaybeUninit<pecan_core::Kernel<Aarch64>>>::DATA_OFFSET;
+
+core::arch::global_asm!(
+    include_str!("fastpath.S"),
+    KERNEL = sym pecan_kernel_lock,
+    ASM_OK = const layout::ASM_FASTPATH_OK as u64,
+    COUNTERS = const layout::COUNTERS_ON as u64,
+    CALL = const CALL,
+    REPLY_WAIT = const REPLY_WAIT,
+    DATA_OFFSET = const DATA_OFFSET,
+    REG_MRS = const pecan_abi::REG_MRS,
+    MR_BASE = const MR_BASE,
+    SEND_RIGHT = const pecan_abi::CapRights::SEND.0,
+    THREADS_BASE = const L::THREADS_BASE,
+    THREADS_LEN = const L::THREADS_LEN,
+    THREAD_SLOT_SIZE = const L::THREAD_SLOT_SIZE,
+    THREAD_SLOT_GENERATION = const L::THREAD_SLOT_GENERATION,
+    THREAD_SLOT_VALUE = const L::THREAD_SLOT_VALUE,
+    TASKS_BASE = const L::TASKS_BASE,
+    TASK_SLOT_SIZE = const L::TASK_SLOT_SIZE,
+    TASK_SLOT_GENERATION = const L::TASK_SLOT_GENERATION,
+    TASK_SLOT_VALUE = const L::TASK_SLOT_VALUE,
+    GATES_BASE = const L::GATES_BASE,
+    GATE_SLOT_SIZE = const L::GATE_SLOT_SIZE,
+    GATE_SLOT_GENERATION = const L::GATE_SLOT_GENERATION,
+    GATE_SLOT_VALUE = const L::GATE_SLOT_VALUE,
+    ACTIVE_TASK = const L::ACTIVE_TASK,
+    ASID_GENERATION = const L::ASID_GENERATION,
+    CURRENT = const L::CURRENT,
+    NEED_RESCHED = const L::NEED_RESCHED,
+    TOP = const L::TOP,
+    K_COUNTERS = const L::COUNTERS,
+    C_EXCEPTIONS = const counter::EXCEPTIONS,
+    C_SYSCALLS = const counter::SYSCALLS,
+    C_FASTPATH = const counter::FASTPATH,
+    C_MESSAGES = const counter::MESSAGES,
+    C_HANDOFFS = const counter::HANDOFFS,
+    C_DIRECT_SWITCHES = const counter::DIRECT_SWITCHES,
+    C_AS_SWITCHES = const counter::AS_SWITCHES,
+    TCB_STATE = const L::TCB_STATE,
+    TCB_TASK = const L::TCB_TASK,
+    TCB_REPLY_CALLER = const L::TCB_REPLY_CALLER,
+    TCB_REPLY_CALL = const L::TCB_REPLY_CALL,
+    TCB_CALL_COUNT = const L::TCB_CALL_COUNT,
+    TCB_PRIO = const L::TCB_PRIO,
+    TCB_RESOURCES = const L::TCB_RESOURCES,
+    TCB_CPU = const L::TCB_CPU,
+    TCB_BLOCK_EPOCH = const L::TCB_BLOCK_EPOCH,
+    TCB_SEND_QUEUE_LEN = const L::TCB_SEND_QUEUE_LEN,
+    TCB_PENDING_IRQS_LEN = const L::TCB_PENDING_IRQS_LEN,
+    TCB_SPACE_ROOT = const L::TCB_SPACE_ROOT,
+    TCB_SPACE_GENERATION = const L::TCB_SPACE_GENERATION,
+    TCB_SPACE_ASID = const L::TCB_SPACE_ASID,
+    TCB_CTX = const L::TCB_CTX,
+    STATE_TAG = const layout::STATE_TAG,
+    STATE_READY = const layout::STATE_READY,
+    STATE_RECEIVING = const layout::STATE_RECEIVING,
+    STATE_WAIT_REPLY = const layout::STATE_WAIT_REPLY,
+    STATE_FILTER_TAG = const layout::STATE_FILTER_TAG,
+    STATE_FILTER_HANDLE = const layout::STATE_FILTER_HANDLE,
+    STATE_CALLEE = const layout::STATE_CALLEE,
+    STATE_SOURCE = const layout::STATE_SOURCE,
+    FILTER_ANY = const layout::FILTER_ANY,
+    FILTER_GATE = const layout::FILTER_GATE,
+    SOURCE_USER = const layout::SOURCE_USER,
+    TASK_CAPS = const layout::TASK_CAPS,
+    CAPS_BASE = const layout::CAPS_BASE,
+    CAPS_LEN = const layout::CAPS_LEN,
+    CAP_ENTRY_SIZE = const layout::CAP_ENTRY_SIZE,
+    CAP_ENTRY_TAG = const layout::CAP_ENTRY_TAG,
+    CAP_ENTRY_FULL = const layout::CAP_ENTRY_FULL,
+    CAP_OBJ_TAG = const layout::CAP_OBJ_TAG,
+    CAP_OBJ_HANDLE = const layout::CAP_OBJ_HANDLE,
+    CAP_RIGHTS = const layout::CAP_RIGHTS,
+    OBJ_GATE = const layout::OBJ_GATE,
+    GATE_RECEIVER = const layout::GATE_RECEIVER,
+    GATE_LABEL = const layout::GATE_LABEL,
+    PERCPU_FP_OWNER = const PERCPU_FP_OWNER,
+    PERCPU_INDEX = const PERCPU_INDEX,
+    PERCPU_CPACR = const PERCPU_CPACR,
+    PERCPU_CURRENT = const PERCPU_CURRENT,
+    CTX_FP_CPU = const CTX_FP_CPU,
+    CPACR_ON = const crate::fpu::CPACR_ON,
+);
+
+unsafe extern "C" {
+    /// The platform's kernel lock (`KernelLock<MaybeUninit<Kernel<Aarch64>>>`), exported
+    /// under this name.
+    static pecan_kernel_lock: u8;
+}
