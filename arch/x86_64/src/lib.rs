@@ -31,6 +31,8 @@ pub mod cpu;
 #[cfg(all(target_arch = "x86_64", target_os = "none"))]
 pub mod exit;
 #[cfg(all(target_arch = "x86_64", target_os = "none"))]
+pub mod fastpath;
+#[cfg(all(target_arch = "x86_64", target_os = "none"))]
 pub mod fpu;
 #[cfg(all(target_arch = "x86_64", target_os = "none"))]
 pub mod fwcfg;

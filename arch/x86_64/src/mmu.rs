@@ -13,7 +13,7 @@ use x86_64::structures::paging::PhysFrame;
 
 use crate::layout::KERNEL_PML4_FIRST;
 
-static PCID: AtomicBool = AtomicBool::new(false);
+pub(crate) static PCID: AtomicBool = AtomicBool::new(false);
 static INVPCID: AtomicBool = AtomicBool::new(false);
 
 /// Records whether PCIDs are on (`cpu::enable_pcid`) and INVPCID is there.

@@ -14,7 +14,10 @@
 // the current thread's TrapFrame (the same address as TSS.RSP0); the pushes build exactly
 // the frame an interrupt from user mode would (ss, rsp, rflags = r11, cs, rip = rcx, error
 // 0, vector = VECTOR_SYSCALL, then r15..rax), so the kernel sees one format. Then rsp =
-// gs:[kernel_stack] and `call {route}`, which never returns: with the `fastpath` feature
+// gs:[kernel_stack]; with the `fastpath-asm` feature (fastpath.rs: `ON`) a jump to the
+// assembly fast path (fastpath.S: rax, rdi, rsi still the user's), which comes back to
+// `pecan_syscall_route` for everything it does not take; there `call {route}`, which
+// never returns: with the `fastpath` feature
 // the platform's `pecan_x86_64_syscall` (the kernel's fast path, then its general path, no
 // event and no handler indirection), else `pecan_syscall` (syscall.rs: `Event::Syscall` to
 // the registered handler); both leave through return.S. Interrupts stay masked throughout
@@ -51,6 +54,11 @@ pecan_syscall_entry:
     push rbx
     push rax
     mov rsp, gs:[{kernel_stack}]
+.if {fastpath_asm}
+    jmp pecan_fastpath_x86_64
+.endif
+.global pecan_syscall_route
+pecan_syscall_route:
     xor ebp, ebp
     call {route}
     ud2

@@ -20,6 +20,7 @@ core::arch::global_asm!(
     user_cs = const USER_CS,
     vector_syscall = const VECTOR_SYSCALL,
     route = sym route,
+    fastpath_asm = const crate::fastpath::ON as u8,
 );
 
 #[cfg(feature = "fastpath")]

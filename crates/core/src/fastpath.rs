@@ -59,7 +59,7 @@ pub const CALL: u64 = Control::new(Sys::Call, Timeout::NEVER, Timeout::NEVER).0;
 pub const REPLY_WAIT: u64 = Control::new(Sys::ReplyWait, Timeout::NEVER, Timeout::NEVER).0;
 /// Control-word bits that must be zero for a `Null`: the number and the reserved bits
 /// (a null system call ignores its timeouts).
-const NOT_NULL: u64 = 0xffff_0000_0000_ffff;
+pub const NOT_NULL: u64 = 0xffff_0000_0000_ffff;
 /// Tag bits below the label: flags (15..12), typed items (11..7), untyped words (6..0).
 const TAG_LOW: u64 = 0xffff;
 /// Tag bits holding the untyped-word count.

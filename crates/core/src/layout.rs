@@ -178,6 +178,8 @@ impl<H: Hal> Layout<H> {
     pub const THREAD_SLOT_SIZE: usize = Table::<Tcb<H::Context>>::SLOT_SIZE;
     /// A thread slot's generation (a `u32`; odd: live), in the slot.
     pub const THREAD_SLOT_GENERATION: usize = Table::<Tcb<H::Context>>::SLOT_GENERATION;
+    /// 8 bytes of a thread slot equal to the live thread's handle, in the slot.
+    pub const THREAD_SLOT_HANDLE: usize = Table::<Tcb<H::Context>>::SLOT_HANDLE;
     /// The [`Tcb`] in its slot.
     pub const THREAD_SLOT_VALUE: usize = Table::<Tcb<H::Context>>::SLOT_VALUE;
 
@@ -189,6 +191,8 @@ impl<H: Hal> Layout<H> {
     pub const TASK_SLOT_SIZE: usize = Table::<Task>::SLOT_SIZE;
     /// A task slot's generation, in the slot.
     pub const TASK_SLOT_GENERATION: usize = Table::<Task>::SLOT_GENERATION;
+    /// 8 bytes of a task slot equal to the live task's handle, in the slot.
+    pub const TASK_SLOT_HANDLE: usize = Table::<Task>::SLOT_HANDLE;
     /// The [`Task`] in its slot.
     pub const TASK_SLOT_VALUE: usize = Table::<Task>::SLOT_VALUE;
 
@@ -200,6 +204,8 @@ impl<H: Hal> Layout<H> {
     pub const GATE_SLOT_SIZE: usize = Table::<Gate>::SLOT_SIZE;
     /// A gate slot's generation, in the slot.
     pub const GATE_SLOT_GENERATION: usize = Table::<Gate>::SLOT_GENERATION;
+    /// 8 bytes of a gate slot equal to the live gate's handle, in the slot.
+    pub const GATE_SLOT_HANDLE: usize = Table::<Gate>::SLOT_HANDLE;
     /// The [`Gate`] in its slot.
     pub const GATE_SLOT_VALUE: usize = Table::<Gate>::SLOT_VALUE;
 
@@ -262,6 +268,8 @@ pub mod counter {
     pub const DIRECT_SWITCHES: usize = offset_of!(Counters, direct_switches);
     /// Address-space switches.
     pub const AS_SWITCHES: usize = offset_of!(Counters, as_switches);
+    /// TLB flushes.
+    pub const TLB_FLUSHES: usize = offset_of!(Counters, tlb_flushes);
     /// Fast-path system calls.
     pub const FASTPATH: usize = offset_of!(Counters, fastpath);
     /// Exceptions.

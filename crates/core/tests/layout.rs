@@ -39,7 +39,17 @@ fn lookup(
     assert!((h.idx as usize) < len);
     let slot = base + h.idx as usize * size;
     assert_eq!(rd::<u32>(slot, gen_off), h.generation);
+    // The slot's handle: its 8 bytes end with the generation (`*_SLOT_HANDLE`).
+    assert_eq!(handle(slot, gen_off - layout::HANDLE_GENERATION), h, "a live slot starts with its handle");
     slot + val_off
+}
+
+#[test]
+fn a_slot_handle_ends_with_the_slot_generation() {
+    let g = layout::HANDLE_GENERATION;
+    assert_eq!(L::THREAD_SLOT_HANDLE + g, L::THREAD_SLOT_GENERATION);
+    assert_eq!(L::TASK_SLOT_HANDLE + g, L::TASK_SLOT_GENERATION);
+    assert_eq!(L::GATE_SLOT_HANDLE + g, L::GATE_SLOT_GENERATION);
 }
 
 fn thread(k: usize, h: Handle) -> usize {

@@ -15,7 +15,6 @@ mod limine;
 use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use pecan_core::Kernel;
 use pecan_kernel::lock::KernelLock;
 use pecan_kernel::{Event, ExitCode, Resume};
 use pecan_x86_64::{Context, X86};
@@ -28,7 +27,10 @@ static BOOTFS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/bootfs.bin"));
 /// before user mode is entered (and so before any event can arrive: every event comes from
 /// user mode or from the idle loop, which only the first return to user mode leads to).
 /// No `Option`: the system-call route does not pay for a check that cannot fail.
-static KERNEL: KernelLock<MaybeUninit<Kernel<X86>>> = KernelLock::new(MaybeUninit::uninit());
+/// Exported as `pecan_kernel_lock`: the assembly fast path (`fastpath-asm`) takes its lock
+/// and reads the kernel inside it (`pecan_x86_64::fastpath::KernelStatic` is its type).
+#[unsafe(export_name = "pecan_kernel_lock")]
+static KERNEL: pecan_x86_64::fastpath::KernelStatic = KernelLock::new(MaybeUninit::uninit());
 
 /// Set once `KERNEL` holds the kernel.
 static BUILT: AtomicBool = AtomicBool::new(false);

@@ -24,6 +24,7 @@ use crate::{Fail, Scenario, check};
 pub const SCENARIOS: &[Scenario] = &[
     ("x86-sysret-noncanonical-rip", noncanonical_rip),
     ("x86-syscall-at-top-of-user-space", syscall_at_top),
+    ("x86-fastpath-reply-to-top-of-user-space", reply_to_top),
     ("x86-noncanonical-rsp", noncanonical_rsp),
     ("x86-syscall-hostile-rsp", hostile_rsp),
     ("x86-exception-vectors", exception_vectors),
@@ -201,6 +202,52 @@ fn syscall_at_top(env: &Env<'_>) -> Result<(), Fail> {
     // The system call itself ran (rax was the control word 0x...: whatever it returned),
     // and the return to 2^47 became a #GP.
     expect_exception(&m, exc::KIND_PRIVILEGED, 13, USER_TOP, USER_TOP)
+}
+
+/// The same erratum through the IPC fast path: a thread whose `Call` (both timeouts
+/// never, to a waiting receiver: a fast-path call) is the last instruction below 2^47
+/// gets the reply by a fast-path `ReplyWait`, which must not SYSRET to rip = 2^47: the
+/// thread takes a #GP (after the reply: its exception message reaches the replier's open
+/// wait).
+fn reply_to_top(env: &Env<'_>) -> Result<(), Fail> {
+    let page = USER_TOP - PAGE;
+    let pa = FRAMES.alloc().ok_or("no frame")?;
+    // `movabs rax, CALL (timeouts never); syscall`, ending at 2^47; rdi (the selector) is
+    // the thread's argument, rsi (the tag) 0.
+    let mut code = alloc::vec![0x48u8, 0xb8];
+    code.extend_from_slice(&0x0000_ffff_ffff_0002u64.to_le_bytes());
+    code.extend_from_slice(&[0x0f, 0x05]);
+    // SAFETY: a fresh frame of the root window, only this scenario uses it.
+    unsafe {
+        let at = (window(pa) + PAGE - code.len() as u64) as *mut u8;
+        for (i, b) in code.iter().enumerate() {
+            at.add(i).write_volatile(*b);
+        }
+    }
+    let task = Task::at(pecan_abi::caps::std_slots::TASK);
+    task.map(window_fpage(pa, 12, MemRights::RX), page).map_err(err)?;
+    let handler = env.gate(env.me(), 0x70b);
+    let r = (|| {
+        let t = rootthread::create(replaced, 0, 90).map_err(err)?;
+        let top = pecan_user::thread::stack_top_of(t.index);
+        let r = (|| {
+            t.thread.configure(handler.sel(), handler.sel()).map_err(err)?;
+            t.thread.set_regs(USER_TOP - code.len() as u64, top, handler.sel()).map_err(err)?;
+            t.thread.start().map_err(err)?;
+            let wait = Timeouts::new(None, Some(Duration::from_secs(5)));
+            let m = ipc::recv(handler.any(), wait).map_err(|e| alloc::format!("no call: {e:?}"))?;
+            check!(m.label() == 0, "call label {:#x}", m.label());
+            // The reply and an open wait, both timeouts never: the fast path's ReplyWait.
+            let m = ipc::reply_wait(&pecan_user::Msg::new(0), Timeouts::new(None, None))
+                .map_err(|e| alloc::format!("no exception message: {e:?}"))?;
+            expect_exception(&m, exc::KIND_PRIVILEGED, 13, USER_TOP, USER_TOP)
+        })();
+        let _ = t.thread.any().destroy();
+        r
+    })();
+    let _ = handler.any().destroy();
+    let _ = task.unmap(pecan_abi::Fpage::memory(page, 12, MemRights::RWX), true);
+    r
 }
 
 /// A non-canonical rsp is never handed to IRETQ: the thread takes a #SS.

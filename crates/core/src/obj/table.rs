@@ -79,10 +79,15 @@ pub trait Vacant {
 
 /// A slot: `#[repr(C)]` so the generation the fast path checks sits just before the
 /// object's first fields (`Tcb` puts its hot fields there). Odd generation: live.
+///
+/// While the slot is live `next_free` holds the slot's own index, so the slot starts with
+/// the live object's [`Handle`] (`#[repr(C)]`: index, then generation): an arch's
+/// assembly fast path checks a handle against its slot with one 8-byte comparison
+/// ([`Table::SLOT_HANDLE`]); a free slot's generation is even, never a handle's.
 #[repr(C)]
 struct Slot<T> {
-    generation: u32,
     next_free: u32,
+    generation: u32,
     value: T,
 }
 
@@ -119,6 +124,9 @@ impl<T> Table<T> {
     pub const SLOT_SIZE: usize = core::mem::size_of::<Slot<T>>();
     /// Offset of a slot's generation (a `u32`) in the slot.
     pub const SLOT_GENERATION: usize = core::mem::offset_of!(Slot<T>, generation);
+    /// Offset in a slot of the 8 bytes equal to the live object's [`Handle`] (index and
+    /// generation; a free slot's never equal a handle's).
+    pub const SLOT_HANDLE: usize = core::mem::offset_of!(Slot<T>, next_free);
     /// Offset of the object in its slot.
     pub const SLOT_VALUE: usize = core::mem::offset_of!(Slot<T>, value);
 
@@ -183,6 +191,7 @@ impl<T> Table<T> {
             let idx = self.free_head;
             let slot = &mut self.slots[idx as usize];
             self.free_head = slot.next_free;
+            slot.next_free = idx;
             slot.value = value;
             // Even (free) to odd (live).
             slot.generation = slot.generation.wrapping_add(1);
@@ -197,7 +206,7 @@ impl<T> Table<T> {
         }
         let idx = self.slots.len() as u32;
         // A fixed table never reallocates: its capacity was reserved up front.
-        self.slots.push(Slot { generation: 1, next_free: NONE, value });
+        self.slots.push(Slot { generation: 1, next_free: idx, value });
         self.base = self.slots.as_ptr() as usize;
         self.slot_count = self.slots.len();
         self.live += 1;
@@ -311,6 +320,22 @@ mod tests {
         let b = t.insert(6).unwrap();
         assert_eq!((b.idx, b.generation), (a.idx, a.generation + 2));
         assert_eq!(t.get(b), Some(&6));
+    }
+
+    #[test]
+    fn a_live_slot_starts_with_its_handle() {
+        let mut t = Table::with_capacity(4).unwrap();
+        let a = t.insert(1u64).unwrap();
+        let b = t.insert(2u64).unwrap();
+        t.remove(a);
+        let c = t.insert(3u64).unwrap();
+        assert_eq!(c.idx, a.idx);
+        for h in [b, c] {
+            let s = &t.slots[h.idx as usize];
+            assert_eq!((s.next_free, s.generation), (h.idx, h.generation));
+        }
+        t.remove(b);
+        assert_eq!(t.slots[b.idx as usize].generation & 1, 0, "a free slot matches no handle");
     }
 
     #[test]
