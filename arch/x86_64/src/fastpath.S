@@ -21,7 +21,7 @@
 //         `pecan_kernel::lock`; the kernel at {kd}: every `k_*` operand includes it),
 //   rbp = the running thread's handle (idx low, generation high), r12 = its table slot
 //         (a live slot starts with its object's handle: one comparison checks index and
-//         generation, `Table::HANDLE`),
+//         generation, `Table::SLOT_HANDLE`),
 //   r15 = its frame (Context), r13 = the partner's slot, r14 = the partner's frame,
 //   r11 = the partner's sanitized rflags from the guard's writes on (SYSRET's input),
 //   r9 = the partner's handle, r8 = the gate's label (Call), rsi = the tag.
