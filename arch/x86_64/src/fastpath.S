@@ -29,7 +29,7 @@
 //   resume.rs's `leave` (gs:[current], frame end and TSS.RSP0, FS base, CR0.TS) and the
 //   checks of guard.rs, made before anything is written (the partner's frame entered by
 //   SYSCALL, rip below USER_TOP = 2^47, rsp canonical; else fallback) and the
-//   sanitizing of cs, ss and rflags.
+//   sanitizing of rflags.
 
 .section .text.entry, "ax"
 .code64
@@ -86,12 +86,12 @@
     mov rax, [r14 + {f_rip}]
     shr rax, 47
     jnz .Lfp_unlock
+    // Canonical: bits 63..47 all equal, so the arithmetic shift gives 0 or -1.
     mov rax, [r14 + {f_rsp}]
-    mov rcx, rax
-    shl rcx, 16
-    sar rcx, 16
-    cmp rcx, rax
-    jne .Lfp_unlock
+    sar rax, 47
+    add rax, 1
+    cmp rax, 1
+    ja .Lfp_unlock
 .endm
 
 // The partner's address space (Kernel::fast_activate): nothing if its task is loaded;
@@ -352,9 +352,9 @@ pecan_fastpath_x86_64:
     inc qword ptr [rbx + {k_c_syscalls}]
     inc qword ptr [rbx + {k_c_fastpath}]
 .endif
-    // guard::check's writes: user selectors, sanitized rflags (SYSRET's r11).
-    mov qword ptr [r14 + {f_cs}], {user_cs}
-    mov qword ptr [r14 + {f_ss}], {user_ds}
+    // guard::check's writes: the sanitized rflags (SYSRET's r11). Its cs and ss stores
+    // would write what the frame holds: a SYSCALL frame has the user selectors syscall.S
+    // pushed, and nothing else writes a frame's cs or ss (SYSRET does not read them).
     mov r11, [r14 + {f_rflags}]
     and r11, {user_flags}
     or r11, {forced_flags}

@@ -18,7 +18,6 @@ use pecan_kernel::lock::KernelLock;
 use crate::context::{Context, FRAME_END, TrapFrame, VECTOR_SYSCALL};
 use crate::guard::{FORCED_FLAGS, USER_FLAGS};
 use crate::hal::X86;
-use crate::layout::{USER_CS, USER_DS};
 use crate::percpu::PerCpu;
 
 /// The type of the platform's kernel static, which it exports as `pecan_kernel_lock`
@@ -166,13 +165,9 @@ core::arch::global_asm!(
     f_mr7 = const f(offset_of!(TrapFrame, r15)),
     f_vector = const f(offset_of!(TrapFrame, vector)),
     f_rip = const f(offset_of!(TrapFrame, rip)),
-    f_cs = const f(offset_of!(TrapFrame, cs)),
     f_rflags = const f(offset_of!(TrapFrame, rflags)),
     f_rsp = const f(offset_of!(TrapFrame, rsp)),
-    f_ss = const f(offset_of!(TrapFrame, ss)),
     vector_syscall = const VECTOR_SYSCALL,
-    user_cs = const USER_CS,
-    user_ds = const USER_DS,
     user_flags = const USER_FLAGS,
     forced_flags = const FORCED_FLAGS,
     frame_end = const FRAME_END,
