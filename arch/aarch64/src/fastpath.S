@@ -1,310 +1,398 @@
 // fastpath.S: the IPC fast path in assembly (`fastpath-asm` feature; docs/fastpath.md):
 // `Call` and `ReplyWait` with words in registers, both timeouts never, partner waiting,
-// against the core's exported layout (pecan_core::layout) and with the same observable
-// effect as the core's generic fast path (crates/core/src/fastpath.rs): results, states,
-// reply capability, call count, block epochs, sched.current, need_resched, the address
-// space (cached root and ASID), counters, the FP/SIMD trap and PerCpu.current.
+// and `Null`, from the vector itself, against the core's exported layout
+// (pecan_core::layout) and with the same observable effect as the core's generic fast
+// path (crates/core/src/fastpath.rs), which stays the reference: results, states, reply
+// capability, call count, block epochs, sched.current, need_resched, the address space
+// (cached root and ASID), counters, the FP/SIMD trap and PerCpu.current.
 //
-// pecan_aarch64_fastpath: user_sync (user.S) branches here for every SVC.
-//   In:  x0 = the running thread's `Context` (every user register saved in it), SP = this
-//        CPU's kernel stack top, IRQs masked. Every other register is scratch.
-//   Out: done: x0 = the `Context` to resume (the partner's), its address space loaded, the
-//        kernel lock released; branches to pecan_aarch64_return_to_user.
-//        Not taken (any slow condition, or the kernel lock held): nothing written; x0
-//        unchanged; branches to pecan_aarch64_svc_route (the Rust route: the core's
-//        generic fast path, else the general path).
-//   Uses: x20 = the kernel lock, x21 = the kernel (lock + data offset), x22 = the running
-//        thread's TCB, x23 = the partner's TCB, x24 = the running thread's handle,
-//        x25 = the partner's handle, x26 = the tag, x27 = the label (Call), x1..x15 scratch.
-//   Lookups are a generation compare per handle (tables never shrink, so a handle the
-//   kernel made is always in range; a "none" handle has generation 0, which no slot has,
-//   and index u32::MAX, which the bounds check refuses); the user's selector is bounds-
-//   checked. The running thread's TCB is its context's (no lookup).
+// vector_svc_fast: the "synchronous, lower EL AArch64" vector of the fast table
+//   (vectors.S). In: the CPU's (SP = SP_EL1 = just past the running thread's `Regs`
+//   block, every register the thread's). Makes room for the frame like every vector
+//   (SP = the thread's `Context`), stores x0..x3, then: not an SVC (ESR_EL1.EC != 0x15):
+//   pecan_aarch64_fp_other (user.S); x0 = `Call` or `ReplyWait` with both timeouts never:
+//   fp_call / fp_reply_wait; `Null`: fp_null; any other system call:
+//   pecan_aarch64_fp_route (user.S, the Rust route). x0..x2 stay the thread's (control
+//   word, selector, tag); x3 is scratch.
+//
+// fp_call / fp_reply_wait: store x4..x30, SP_EL0, ELR, SPSR and TPIDR_EL0 (after that
+//   every register but x0..x2 is scratch), take the kernel lock, check, write, switch.
+//   Registers from then on: x20 = the kernel lock (the kernel at x20 + {D}: the `{D} +`
+//   in every kernel offset), SP = the running thread's `Context` (its TCB fields at
+//   negative offsets, `F - {TCB_CTX}`: the running thread's TCB is its context's, and
+//   `sched.current` names it, the invariant the generic path relies on too), x23 = the
+//   partner's thread-table slot (its TCB at {TV}), x25 = the partner's handle, x24 =
+//   the running thread's handle, x13 = the gate's handle (Call), x1 = the partner's
+//   label result (Call: the gate's label; ReplyWait: 0), x2 = the tag (also the
+//   partner's tag result), x15 = the partner's `Context`; x9..x12 scratch.
+//   Not taken (any slow condition, or the lock held): nothing written, the lock
+//   released, pecan_aarch64_fp_slow (user.S: the kernel stack, then the Rust route,
+//   which runs the core's generic fast path or the general path).
+//   Done: the lock released, the partner's registers loaded from its `Context` except
+//   x0..x2, which are its results, set in the registers only (a resumed thread's saved
+//   x0..x30 are dead until its next entry stores them again), `eret`.
+//
+// Lookups: the running thread's task needs none (destroying a task destroys its threads
+// first, so a running thread's task is alive: only its index is read); the user's
+// selector is bounds-checked; a handle the kernel stored (the capability's gate, the
+// gate's receiver, the reply capability's caller) is in range, because tables never
+// shrink, unless it is "none" (generation 0, index u32::MAX), which is refused first;
+// then one generation comparison per handle.
 
-.macro bump_counter off
+// Bumps the event counter at \off (a `counter::*` offset) of the kernel whose lock is at
+// \base, with \tmp; nothing without the `counters` feature.
+.macro bump_counter base, off, tmp
 .if {COUNTERS}
-    ldr     x9, [x21, #({K_COUNTERS} + \off)]
-    add     x9, x9, #1
-    str     x9, [x21, #({K_COUNTERS} + \off)]
+    ldr     \tmp, [\base, #({D} + {K_COUNTERS} + \off)]
+    add     \tmp, \tmp, #1
+    str     \tmp, [\base, #({D} + {K_COUNTERS} + \off)]
 .endif
 .endm
 
-// \tcb = the TCB of the thread whose handle is in \h (\hw: its low word), or branch to
-// unlock_slow. Clobbers x9, x10.
-.macro thread_lookup tcb, h, hw
-    ldr     x9, [x21, #{THREADS_LEN}]
-    cmp     x9, \hw, uxtw                   // idx < len (a none handle's u32::MAX is not)
-    b.ls    unlock_slow
-    ldr     x9, [x21, #{THREADS_BASE}]
-    mov     x10, #{THREAD_SLOT_SIZE}
-    umaddl  \tcb, \hw, w10, x9              // slot = base + idx * size
-    ldr     w9, [\tcb, #{THREAD_SLOT_GENERATION}]
-    cmp     x9, \h, lsr #32
-    b.ne    unlock_slow
-    add     \tcb, \tcb, #{THREAD_SLOT_VALUE}
+// The vector (see above). 15 instructions of the 32 a vector has room for.
+.macro vector_svc_fast
+    sub     sp, sp, #{REGS_SIZE}
+    stp     x0, x1, [sp, #(16 * 0)]
+    stp     x2, x3, [sp, #(16 * 1)]
+    mrs     x3, esr_el1
+    lsr     x3, x3, #26                     // EC
+    cmp     x3, #0x15                       // SVC from AArch64
+    b.ne    pecan_aarch64_fp_other
+    eor     x3, x0, #{CTRL_HIGH}            // both timeouts never: the number is left
+    cmp     x3, #{CALL_NUM}
+    b.eq    fp_call
+    cmp     x3, #{REPLY_WAIT_NUM}
+    b.eq    fp_reply_wait
+    tst     x0, #{NOT_NULL}                 // Null: number 0, no reserved bits
+    b.eq    fp_null
+    b       pecan_aarch64_fp_route
 .endm
 
-// x11 |= the slow conditions both calls share, for the running thread x22 and the
-// partner x23 (which is to run): resource bits, a tag that is not short and plain, the
-// partner outranked by a ready thread, on another CPU, or in another address space whose
-// cached ASID is stale or untagged (the general path's activation). Sets x13 = 1 if the
-// address space must be switched. Clobbers x9, x10, x12.
-.macro common_slow
-    ldr     w9, [x22, #{TCB_RESOURCES}]
-    ldr     w10, [x23, #{TCB_RESOURCES}]
-    orr     x11, x11, x9
-    orr     x11, x11, x10
-    and     x9, x26, #0xffff
-    cmp     x9, #{REG_MRS}
-    cset    x9, hi
-    orr     x11, x11, x9
-    ldrb    w9, [x21, #{TOP}]
-    ldrb    w10, [x23, #{TCB_PRIO}]
+.if {FASTPATH_ASM}
+
+// The rest of the running thread's registers (x0..x3 are stored), scratch x4..x7.
+.macro fp_save
+    save_x4_up x4, x5
+    mrs     x6, sp_el0
+    stp     x30, x6, [sp, #(16 * 15)]
+    mrs     x7, tpidr_el0
+    str     x7, [sp, #{CTX_TPIDR_EL0}]
+.endm
+
+// A tag with items, flags or more than REG_MRS words: the route (nothing taken yet).
+// One comparison: any flag or item bit makes the low 16 bits exceed REG_MRS.
+.macro fp_tag_check
+    and     x3, x2, #0xffff
+    cmp     x3, #{REG_MRS}
+    b.hi    pecan_aarch64_fp_slow
+.endm
+
+// The kernel lock (`pecan_kernel::lock`: 0 -> 1, acquire) into x20; held: the route,
+// which spins for it.
+.macro fp_lock
+    adrp    x20, {KERNEL}
+    add     x20, x20, :lo12:{KERNEL}
+    mov     w9, #1
+1:  ldaxr   w10, [x20]
+    cbnz    w10, pecan_aarch64_fp_slow
+    stxr    w10, w9, [x20]
+    cbnz    w10, 1b
+.endm
+
+// x23 = the thread-table slot of the handle in x25 (kernel-made), or fp_unlock_slow. It
+// may be the running thread's own: then the state test that follows fails (a running
+// thread is `Ready`), as `Table::pair_mut` refuses it.
+.macro fp_partner
+    tst     x25, #0xffffffff00000000        // none: generation 0
+    b.eq    fp_unlock_slow
+    ldr     x10, [x20, #({D} + {THREADS_BASE})]
+    mov     x11, #{THREAD_SLOT_SIZE}
+    umaddl  x23, w25, w11, x10
+    ldr     w9, [x23, #{THREAD_SLOT_GENERATION}]
+    cmp     x9, x25, lsr #32
+    b.ne    fp_unlock_slow
+.endm
+
+// The slow conditions both calls share, for the running thread (SP) and the partner
+// (x23), which is to run: resource bits of either and the partner on another CPU in one
+// word and one branch (with \rw: also a sender queued or an IRQ pending for the
+// replier, whose wait would not block); the partner outranked by a ready thread
+// (`sched.top()`).
+.macro fp_common_slow rw
+    ldur    w9, [sp, #({TCB_RESOURCES} - {TCB_CTX})]
+    ldr     w10, [x23, #({TV} + {TCB_RESOURCES})]
+    orr     w9, w9, w10
+    ldur    w10, [sp, #({TCB_CPU} - {TCB_CTX})]
+    ldr     w11, [x23, #({TV} + {TCB_CPU})]
+    eor     w10, w10, w11
+    orr     w9, w9, w10
+.if \rw
+    ldur    w10, [sp, #({TCB_SEND_QUEUE_LEN} - {TCB_CTX})]
+    orr     w9, w9, w10
+    ldur    w10, [sp, #({TCB_PENDING_IRQS_LEN} - {TCB_CTX})]
+    orr     w9, w9, w10
+.endif
+    cbnz    w9, fp_unlock_slow
+    ldrb    w9, [x20, #({D} + {TOP})]
+    ldrb    w10, [x23, #({TV} + {TCB_PRIO})]
     cmp     w10, w9
-    cset    x9, lo
-    orr     x11, x11, x9
-    ldr     w9, [x22, #{TCB_CPU}]
-    ldr     w10, [x23, #{TCB_CPU}]
-    eor     w9, w9, w10
-    orr     x11, x11, x9
-    ldr     w9, [x21, #{ACTIVE_TASK}]
-    ldr     w10, [x23, #{TCB_TASK}]
-    ldr     w12, [x21, #({ACTIVE_TASK} + 4)]
-    ldr     w14, [x23, #({TCB_TASK} + 4)]
-    cmp     w9, w10
-    ccmp    w12, w14, #0, eq
-    cset    x13, ne                         // x13: switch the address space
-    ldr     x9, [x21, #{ASID_GENERATION}]
-    ldr     x10, [x23, #{TCB_SPACE_GENERATION}]
-    ldrh    w12, [x23, #{TCB_SPACE_ASID}]
-    cmp     x9, x10
-    ccmp    w12, #0, #4, eq                 // Z if stale or untagged
-    cset    x9, eq
-    and     x9, x9, x13
-    orr     x11, x11, x9
+    b.lo    fp_unlock_slow
 .endm
 
-// Copies the tag's words (x26 & 0x7f, at most REG_MRS) from the context at \src to the
-// one at \dst: a branch into a ladder of REG_MRS load/store pairs. Clobbers x9, x10.
-.macro copy_words src, dst
-    and     x9, x26, #0x7f
+// The partner's address space (Kernel::fast_activate): nothing if its task's is loaded;
+// else its cached root and ASID if the cache is of the current ASID generation and
+// tagged (else the route: `activate_and_cache`, or the untagged switch with its flush).
+// The last check: from here on, writes. No `isb` after the TTBR0_EL1 write: nothing
+// until the `eret` (a context synchronization event) touches a user address.
+.macro fp_space
+    ldr     x9, [x23, #({TV} + {TCB_TASK})]
+    ldr     x10, [x20, #({D} + {ACTIVE_TASK})]
+    cmp     x9, x10
+    b.eq    2f
+    ldr     x10, [x23, #({TV} + {TCB_SPACE_GENERATION})]
+    ldr     x11, [x20, #({D} + {ASID_GENERATION})]
+    ldrh    w12, [x23, #({TV} + {TCB_SPACE_ASID})]
+    cmp     x10, x11
+    ccmp    w12, #0, #4, eq                 // Z: stale or untagged
+    b.eq    fp_unlock_slow
+    ldr     x10, [x23, #({TV} + {TCB_SPACE_ROOT})]
+    orr     x10, x10, x12, lsl #48          // root | ASID << 48
+    msr     ttbr0_el1, x10
+    str     x9, [x20, #({D} + {ACTIVE_TASK})]
+    bump_counter x20, {C_AS_SWITCHES}, x10
+2:
+.endm
+
+// x15 = the partner's context; the tag's words (x2 & 0x7f, at most REG_MRS) copied
+// from the running thread's context to it: a branch into a ladder of REG_MRS
+// load/store pairs.
+.macro fp_words
+    add     x15, x23, #({TV} + {TCB_CTX})
+    tst     x2, #0x7f
+    b.eq    9f
+    and     x9, x2, #0x7f
     adr     x10, 9f
     sub     x10, x10, x9, lsl #3
     br      x10
     .irp i, 7, 6, 5, 4, 3, 2, 1, 0
     .if \i < {REG_MRS}
-    ldr     x9, [\src, #(({MR_BASE} + \i) * 8)]
-    str     x9, [\dst, #(({MR_BASE} + \i) * 8)]
+    ldr     x9, [sp, #(({MR_BASE} + \i) * 8)]
+    str     x9, [x15, #(({MR_BASE} + \i) * 8)]
     .endif
     .endr
 9:
 .endm
 
     .section .text.fastpath, "ax"
+
+// Null: no reschedule pending, no resource bits: the results (x0..x2 = 0), back to the
+// same thread, whose other registers were never changed (nothing else is stored: its
+// saved registers are dead while it runs). SPSR is sanitized as every return does;
+// TPIDR_EL0, SP_EL0, ELR, the FP/SIMD trap and PerCpu.current are this thread's already.
+// x0..x3 are scratch (stored by the vector).
     .balign 16
-    .global pecan_aarch64_fastpath
-pecan_aarch64_fastpath:
-.if {ASM_OK}
-    ldr     x2, [x0]                        // the control word (saved x0)
-    ldr     x3, ={CALL}
-    ldr     x4, ={REPLY_WAIT}
-    cmp     x2, x3
-    ccmp    x2, x4, #4, ne                  // Z: Call or ReplyWait
-    b.ne    pecan_aarch64_svc_route
-    adrp    x20, {KERNEL}
-    add     x20, x20, :lo12:{KERNEL}
-    mov     w6, #1
-2:  ldaxr   w5, [x20]                       // the kernel lock: 0 -> 1, acquire
-    cbnz    w5, pecan_aarch64_svc_route     // held: the route spins for it
-    stxr    w5, w6, [x20]
-    cbnz    w5, 2b
-    add     x21, x20, #{DATA_OFFSET}
-    sub     x22, x0, #{TCB_CTX}
-    ldr     w24, [x21, #{CURRENT}]
-    ldr     w9, [x21, #({CURRENT} + 4)]
-    orr     x24, x24, x9, lsl #32           // the running thread's handle
-    ldr     x26, [x0, #16]                  // the tag (saved x2)
-    cmp     x2, x4
-    b.eq    reply_wait
-
-// Call: selector -> the task's slot -> gate -> receiver.
-    ldr     w4, [x22, #{TCB_TASK}]
-    ldr     w9, [x22, #({TCB_TASK} + 4)]
-    orr     x4, x4, x9, lsl #32             // the task
-    ldr     x9, [x21, #{TASKS_BASE}]
-    mov     x10, #{TASK_SLOT_SIZE}
-    umaddl  x5, w4, w10, x9
-    ldr     w9, [x5, #{TASK_SLOT_GENERATION}]
-    cmp     x9, x4, lsr #32
-    b.ne    unlock_slow
-    add     x5, x5, #{TASK_SLOT_VALUE}
-    ldr     x1, [x0, #8]                    // the selector (saved x1)
-    ldr     x6, [x5, #({TASK_CAPS} + {CAPS_BASE})]
-    ldr     x7, [x5, #({TASK_CAPS} + {CAPS_LEN})]
-    cmp     x1, x7
-    b.hs    unlock_slow
-    mov     x10, #{CAP_ENTRY_SIZE}
-    madd    x6, x1, x10, x6                 // the slot
-    ldrb    w7, [x6, #{CAP_ENTRY_TAG}]
-    ldrb    w8, [x6, #{CAP_OBJ_TAG}]
-    cmp     w7, #{CAP_ENTRY_FULL}
-    ccmp    w8, #{OBJ_GATE}, #0, eq
-    b.ne    unlock_slow
-    ldrb    w7, [x6, #{CAP_RIGHTS}]
-    ldr     w12, [x6, #{CAP_OBJ_HANDLE}]
-    ldr     w14, [x6, #({CAP_OBJ_HANDLE} + 4)]
-    orr     x12, x12, x14, lsl #32          // the gate
-    ldr     x9, [x21, #{GATES_BASE}]
-    mov     x10, #{GATE_SLOT_SIZE}
-    umaddl  x5, w12, w10, x9
-    ldr     w9, [x5, #{GATE_SLOT_GENERATION}]
-    cmp     x9, x12, lsr #32
-    b.ne    unlock_slow
-    add     x5, x5, #{GATE_SLOT_VALUE}
-    ldr     w25, [x5, #{GATE_RECEIVER}]
-    ldr     w9, [x5, #({GATE_RECEIVER} + 4)]
-    orr     x25, x25, x9, lsl #32           // the receiver (unbound: generation 0)
-    ldr     x27, [x5, #{GATE_LABEL}]
-    thread_lookup x23, x25, w25
-    // The receiver waits: open, or closed on this gate.
-    ldrb    w9, [x23, #({TCB_STATE} + {STATE_TAG})]
-    ldrb    w10, [x23, #({TCB_STATE} + {STATE_FILTER_TAG})]
-    ldr     w13, [x23, #({TCB_STATE} + {STATE_FILTER_HANDLE})]
-    ldr     w14, [x23, #({TCB_STATE} + {STATE_FILTER_HANDLE} + 4)]
-    orr     x13, x13, x14, lsl #32
-    cmp     x13, x12
-    ccmp    w10, #{FILTER_GATE}, #0, eq     // Z: closed on this gate
-    ccmp    w10, #{FILTER_ANY}, #4, ne      // Z: that, or open
-    ccmp    w9, #{STATE_RECEIVING}, #0, eq  // Z: and receiving
-    cset    x11, ne
-    // No SEND right.
-    mvn     w10, w7
-    and     x10, x10, #{SEND_RIGHT}
-    orr     x11, x11, x10
-    common_slow
-    cbnz    x11, unlock_slow
-
-    // Done checking: the transfer.
-    add     x15, x23, #{TCB_CTX}            // the receiver's context
-    copy_words x0, x15
-    stp     xzr, x27, [x15]                 // status OK, the gate's label,
-    str     x26, [x15, #16]                 // the tag
-    ldr     w9, [x22, #{TCB_CALL_COUNT}]
-    add     w9, w9, #1
-    str     w9, [x22, #{TCB_CALL_COUNT}]
-    str     w24, [x23, #{TCB_REPLY_CALLER}] // reply capability: (caller, call number)
-    lsr     x10, x24, #32
-    str     w10, [x23, #({TCB_REPLY_CALLER} + 4)]
-    str     w9, [x23, #{TCB_REPLY_CALL}]
-    mov     w9, #{STATE_WAIT_REPLY}         // caller: WaitReply(callee, User)
-    strb    w9, [x22, #({TCB_STATE} + {STATE_TAG})]
-    str     w25, [x22, #({TCB_STATE} + {STATE_CALLEE})]
-    lsr     x9, x25, #32
-    str     w9, [x22, #({TCB_STATE} + {STATE_CALLEE} + 4)]
-    mov     w9, #{SOURCE_USER}
-    strb    w9, [x22, #({TCB_STATE} + {STATE_SOURCE})]
-    mov     w9, #{STATE_READY}              // receiver: Ready
-    strb    w9, [x23, #({TCB_STATE} + {STATE_TAG})]
-    b       switch
-
-// ReplyWait: the reply capability -> the caller, waiting for this reply.
-reply_wait:
-    ldr     w25, [x22, #{TCB_REPLY_CALLER}]
-    ldr     w9, [x22, #({TCB_REPLY_CALLER} + 4)]
-    orr     x25, x25, x9, lsl #32           // the caller (none: generation 0)
-    ldr     w27, [x22, #{TCB_REPLY_CALL}]
-    thread_lookup x23, x25, w25
-    // It waits for this thread's reply to that call, from a system call.
-    ldrb    w9, [x23, #({TCB_STATE} + {STATE_TAG})]
-    ldrb    w10, [x23, #({TCB_STATE} + {STATE_SOURCE})]
-    ldr     w12, [x23, #({TCB_STATE} + {STATE_CALLEE})]
-    ldr     w14, [x23, #({TCB_STATE} + {STATE_CALLEE} + 4)]
-    orr     x12, x12, x14, lsl #32
-    ldr     w14, [x23, #{TCB_CALL_COUNT}]
-    cmp     x12, x24
-    ccmp    w9, #{STATE_WAIT_REPLY}, #0, eq
-    ccmp    w10, #{SOURCE_USER}, #0, eq
-    ccmp    w14, w27, #0, eq
-    cset    x11, ne
-    // Nothing queued for this thread (its wait would not block).
-    ldr     w9, [x22, #{TCB_SEND_QUEUE_LEN}]
-    ldr     w10, [x22, #{TCB_PENDING_IRQS_LEN}]
-    orr     x11, x11, x9
-    orr     x11, x11, x10
-    common_slow
-    cbnz    x11, unlock_slow
-
-    // Done checking: the transfer.
-    add     x15, x23, #{TCB_CTX}            // the caller's context
-    copy_words x0, x15
-    stp     xzr, xzr, [x15]                 // caller: status OK, label 0,
-    str     x26, [x15, #16]                 // the tag
-    stp     xzr, xzr, [x0]                  // replier: OK, 0, 0
-    str     xzr, [x0, #16]
-    mov     x9, #0xffffffff                 // Reply::NONE: idx u32::MAX, generation 0
-    str     w9, [x22, #{TCB_REPLY_CALLER}]
-    str     wzr, [x22, #({TCB_REPLY_CALLER} + 4)]
-    str     wzr, [x22, #{TCB_REPLY_CALL}]
-    mov     w9, #{STATE_RECEIVING}          // replier: Receiving(Any)
-    strb    w9, [x22, #({TCB_STATE} + {STATE_TAG})]
-    mov     w9, #{FILTER_ANY}
-    strb    w9, [x22, #({TCB_STATE} + {STATE_FILTER_TAG})]
-    mov     w9, #{STATE_READY}              // caller: Ready
-    strb    w9, [x23, #({TCB_STATE} + {STATE_TAG})]
-
-// Both calls: x22 blocked, x23 (handle x25, context x15) runs on the rest of the slice.
-switch:
-    ldr     x9, [x22, #{TCB_BLOCK_EPOCH}]
-    add     x9, x9, #1
-    str     x9, [x22, #{TCB_BLOCK_EPOCH}]
-    ldr     x9, [x23, #{TCB_BLOCK_EPOCH}]
-    add     x9, x9, #1
-    str     x9, [x23, #{TCB_BLOCK_EPOCH}]
-    str     w25, [x21, #{CURRENT}]          // the direct switch
-    lsr     x9, x25, #32
-    str     w9, [x21, #({CURRENT} + 4)]
-    strb    wzr, [x21, #{NEED_RESCHED}]
-    bump_counter {C_EXCEPTIONS}
-    bump_counter {C_SYSCALLS}
-    bump_counter {C_FASTPATH}
-    bump_counter {C_MESSAGES}
-    bump_counter {C_HANDOFFS}
-    bump_counter {C_DIRECT_SWITCHES}
-    cbz     x13, 3f
-    ldr     x9, [x23, #{TCB_SPACE_ROOT}]    // the cached space: root | ASID << 48
-    ldrh    w10, [x23, #{TCB_SPACE_ASID}]
-    orr     x9, x9, x10, lsl #48
-    msr     ttbr0_el1, x9
+fp_null:
+    adrp    x0, {KERNEL}
+    add     x0, x0, :lo12:{KERNEL}
+    mov     w3, #1
+1:  ldaxr   w1, [x0]
+    cbnz    w1, pecan_aarch64_fp_route      // held: the route spins for it
+    stxr    w1, w3, [x0]
+    cbnz    w1, 1b
+    ldrb    w1, [x0, #({D} + {NEED_RESCHED})]
+    ldur    w2, [sp, #({TCB_RESOURCES} - {TCB_CTX})]
+    orr     w1, w1, w2
+    cbnz    w1, 2f
+    bump_counter x0, {C_EXCEPTIONS}, x1
+    bump_counter x0, {C_SYSCALLS}, x1
+    bump_counter x0, {C_FASTPATH}, x1
+    stlr    wzr, [x0]                       // the kernel lock released
+    mrs     x1, spsr_el1
+    and     x1, x1, #{SPSR_USER_KEEP}
+    msr     spsr_el1, x1
+    mov     x0, #0                          // status OK, 0, 0
+    mov     x1, #0
+    mov     x2, #0
+    ldr     x3, [sp, #24]
+    add     sp, sp, #{REGS_SIZE}            // SP_EL1 = end of the Regs block
+    eret
+    dsb     nsh
     isb
-    ldr     w9, [x23, #{TCB_TASK}]
-    ldr     w10, [x23, #({TCB_TASK} + 4)]
-    str     w9, [x21, #{ACTIVE_TASK}]
-    str     w10, [x21, #({ACTIVE_TASK} + 4)]
-    bump_counter {C_AS_SWITCHES}
-3:  stlr    wzr, [x20]                      // the kernel lock released
-    // The return work (user::resume's): the FP/SIMD trap unless the partner owns the
-    // registers on this CPU, and PerCpu.current.
-    mrs     x1, tpidr_el1
-    ldr     x2, [x1, #{PERCPU_FP_OWNER}]
-    ldr     x3, [x1, #{PERCPU_INDEX}]
-    ldr     x4, [x15, #{CTX_FP_CPU}]
-    add     x3, x3, #1
-    cmp     x2, x15
-    ccmp    x4, x3, #0, eq
-    mov     x5, #{CPACR_ON}
-    csel    x5, x5, xzr, eq
-    ldr     x6, [x1, #{PERCPU_CPACR}]
-    cmp     x6, x5
+2:  stlr    wzr, [x0]
+    b       pecan_aarch64_fp_route
+
+// Call: selector -> the task's slot -> gate -> receiver, waiting.
+    .balign 16
+fp_call:
+    fp_save
+    fp_tag_check
+    fp_lock
+    ldur    w9, [sp, #({TCB_TASK} - {TCB_CTX})]     // the task's index
+    ldr     x10, [x20, #({D} + {TASKS_BASE})]
+    mov     x11, #{TASK_SLOT_SIZE}
+    umaddl  x10, w9, w11, x10                       // its slot
+    ldr     x12, [x10, #({TASK_SLOT_VALUE} + {TASK_CAPS} + {CAPS_LEN})]
+    cmp     x1, x12
+    b.hs    fp_unlock_slow
+    ldr     x12, [x10, #({TASK_SLOT_VALUE} + {TASK_CAPS} + {CAPS_BASE})]
+    mov     x11, #{CAP_ENTRY_SIZE}
+    madd    x12, x1, x11, x12                       // the capability slot
+    ldrb    w9, [x12, #{CAP_ENTRY_TAG}]
+    ldrb    w10, [x12, #{CAP_OBJ_TAG}]
+    cmp     w9, #{CAP_ENTRY_FULL}
+    ccmp    w10, #{OBJ_GATE}, #0, eq
+    b.ne    fp_unlock_slow
+    ldrb    w9, [x12, #{CAP_RIGHTS}]
+    tbz     w9, #{SEND_BIT}, fp_unlock_slow
+    ldr     x13, [x12, #{CAP_OBJ_HANDLE}]           // the gate
+    ldr     x10, [x20, #({D} + {GATES_BASE})]
+    mov     x11, #{GATE_SLOT_SIZE}
+    umaddl  x10, w13, w11, x10
+    ldr     w9, [x10, #{GATE_SLOT_GENERATION}]
+    cmp     x9, x13, lsr #32
+    b.ne    fp_unlock_slow
+    ldr     x25, [x10, #({GATE_SLOT_VALUE} + {GATE_RECEIVER})]
+    ldr     x1, [x10, #({GATE_SLOT_VALUE} + {GATE_LABEL})]
+    fp_partner
+    // The receiver waits: open, or closed on this gate.
+    ldrb    w9, [x23, #({TV} + {TCB_STATE} + {STATE_TAG})]
+    cmp     w9, #{STATE_RECEIVING}
+    b.ne    fp_unlock_slow
+    ldrb    w9, [x23, #({TV} + {TCB_STATE} + {STATE_FILTER_TAG})]
+    cbz     w9, 1f                                  // Filter::Any
+    ldr     x10, [x23, #({TV} + {TCB_STATE} + {STATE_FILTER_HANDLE})]
+    cmp     w9, #{FILTER_GATE}
+    ccmp    x10, x13, #0, eq
+    b.ne    fp_unlock_slow
+1:  fp_common_slow 0
+    fp_space
+    // Done checking: the transfer.
+    fp_words
+    ldur    w9, [sp, #({TCB_CALL_COUNT} - {TCB_CTX})]
+    add     w9, w9, #1
+    stur    w9, [sp, #({TCB_CALL_COUNT} - {TCB_CTX})]
+    ldr     x24, [x20, #({D} + {CURRENT})]          // the caller's handle
+    str     x24, [x23, #({TV} + {TCB_REPLY_CALLER})] // reply capability: (caller, call number)
+    str     w9, [x23, #({TV} + {TCB_REPLY_CALL})]
+    mov     w9, #{STATE_WAIT_REPLY}                 // caller: WaitReply(callee, User)
+    sturb   w9, [sp, #({TCB_STATE} + {STATE_TAG} - {TCB_CTX})]
+    stur    x25, [sp, #({TCB_STATE} + {STATE_CALLEE} - {TCB_CTX})]
+    sturb   wzr, [sp, #({TCB_STATE} + {STATE_SOURCE} - {TCB_CTX})]
+    mov     w9, #{STATE_READY}                      // receiver: Ready
+    strb    w9, [x23, #({TV} + {TCB_STATE} + {STATE_TAG})]
+    b       fp_switch                               // x1 = the label, x2 = the tag
+
+// ReplyWait: the reply capability -> the caller, waiting for this thread's reply.
+    .balign 16
+fp_reply_wait:
+    fp_save
+    fp_tag_check
+    fp_lock
+    ldur    x25, [sp, #({TCB_REPLY_CALLER} - {TCB_CTX})]   // the caller
+    fp_partner
+    // It waits for this thread's reply to that call, from a system call.
+    ldrb    w9, [x23, #({TV} + {TCB_STATE} + {STATE_TAG})]
+    cmp     w9, #{STATE_WAIT_REPLY}
+    b.ne    fp_unlock_slow
+    ldr     x24, [x20, #({D} + {CURRENT})]          // the replier's handle
+    ldr     x9, [x23, #({TV} + {TCB_STATE} + {STATE_CALLEE})]
+    cmp     x9, x24
+    b.ne    fp_unlock_slow
+    ldrb    w9, [x23, #({TV} + {TCB_STATE} + {STATE_SOURCE})]
+    cbnz    w9, fp_unlock_slow                      // not Source::User
+    ldr     w9, [x23, #({TV} + {TCB_CALL_COUNT})]
+    ldur    w10, [sp, #({TCB_REPLY_CALL} - {TCB_CTX})]
+    cmp     w9, w10
+    b.ne    fp_unlock_slow
+    fp_common_slow 1
+    fp_space
+    // Done checking: the transfer.
+    fp_words
+    stp     xzr, xzr, [sp, #0]                      // replier: status OK, 0, 0
+    str     xzr, [sp, #16]
+    mov     x9, #0xffffffff                         // Reply::NONE: u32::MAX, generation 0
+    stur    x9, [sp, #({TCB_REPLY_CALLER} - {TCB_CTX})]
+    stur    wzr, [sp, #({TCB_REPLY_CALL} - {TCB_CTX})]
+    mov     x9, #{STATE_RECV_ANY}                   // replier: Receiving(Any)
+    stur    x9, [sp, #({TCB_STATE} - {TCB_CTX})]
+    mov     w9, #{STATE_READY}                      // caller: Ready
+    strb    w9, [x23, #({TV} + {TCB_STATE} + {STATE_TAG})]
+    mov     x1, #0                                  // the caller's label: 0
+
+// Both calls: the running thread blocked, x23 (handle x25, context x15) runs on the
+// rest of the slice: the block epochs, the direct switch (lazy queues: the blocked
+// thread stays queued), the lock released; the return work (user::resume's: the FP/SIMD
+// trap unless the partner owns the registers on this CPU, PerCpu.current) and the exit
+// (pecan_aarch64_return_to_user's, with x0..x2 the results).
+fp_switch:
+    ldur    x9, [sp, #({TCB_BLOCK_EPOCH} - {TCB_CTX})]
+    add     x9, x9, #1
+    stur    x9, [sp, #({TCB_BLOCK_EPOCH} - {TCB_CTX})]
+    ldr     x9, [x23, #({TV} + {TCB_BLOCK_EPOCH})]
+    add     x9, x9, #1
+    str     x9, [x23, #({TV} + {TCB_BLOCK_EPOCH})]
+    str     x25, [x20, #({D} + {CURRENT})]
+    strb    wzr, [x20, #({D} + {NEED_RESCHED})]
+    bump_counter x20, {C_EXCEPTIONS}, x9
+    bump_counter x20, {C_SYSCALLS}, x9
+    bump_counter x20, {C_FASTPATH}, x9
+    bump_counter x20, {C_MESSAGES}, x9
+    bump_counter x20, {C_HANDOFFS}, x9
+    bump_counter x20, {C_DIRECT_SWITCHES}, x9
+    stlr    wzr, [x20]                      // the kernel lock released
+    mrs     x9, tpidr_el1                   // this CPU's PerCpu
+    ldr     x10, [x9, #{PERCPU_FP_OWNER}]
+    ldr     x11, [x9, #{PERCPU_CPACR}]
+    cmp     x10, x15
+    b.ne    3f
+    ldr     x10, [x9, #{PERCPU_INDEX}]
+    ldr     x12, [x15, #{CTX_FP_CPU}]
+    add     x10, x10, #1
+    cmp     x10, x12
+    b.ne    3f
+    mov     x10, #{CPACR_ON}                // the owner, live here: no trap
+    cmp     x11, x10
     b.eq    4f
-    msr     cpacr_el1, x5
-    str     x5, [x1, #{PERCPU_CPACR}]
-4:  str     x15, [x1, #{PERCPU_CURRENT}]
-    mov     x0, x15
-    b       pecan_aarch64_return_to_user
+    msr     cpacr_el1, x10
+    str     x10, [x9, #{PERCPU_CPACR}]
+    b       4f
+3:  cbz     x11, 4f                         // anyone else: trap (CPACR_TRAP = 0)
+    msr     cpacr_el1, xzr
+    str     xzr, [x9, #{PERCPU_CPACR}]
+4:  str     x15, [x9, #{PERCPU_CURRENT}]
+    mov     sp, x15
+    ldr     x9, [sp, #{CTX_TPIDR_EL0}]
+    msr     tpidr_el0, x9
+    ldp     x9, x10, [sp, #{REGS_SP}]       // SP_EL0, ELR_EL1 (adjacent)
+    msr     sp_el0, x9
+    msr     elr_el1, x10
+    ldr     x9, [sp, #{REGS_SPSR}]
+    and     x9, x9, #{SPSR_USER_KEEP}
+    msr     spsr_el1, x9
+    mov     x0, #0                          // status OK (x1, x2: label and tag)
+    ldr     x3, [sp, #(8 * 3)]
+    ldp     x4, x5, [sp, #(16 * 2)]
+    ldp     x6, x7, [sp, #(16 * 3)]
+    ldp     x8, x9, [sp, #(16 * 4)]
+    ldp     x10, x11, [sp, #(16 * 5)]
+    ldp     x12, x13, [sp, #(16 * 6)]
+    ldp     x14, x15, [sp, #(16 * 7)]
+    ldp     x16, x17, [sp, #(16 * 8)]
+    ldp     x18, x19, [sp, #(16 * 9)]
+    ldp     x20, x21, [sp, #(16 * 10)]
+    ldp     x22, x23, [sp, #(16 * 11)]
+    ldp     x24, x25, [sp, #(16 * 12)]
+    ldp     x26, x27, [sp, #(16 * 13)]
+    ldp     x28, x29, [sp, #(16 * 14)]
+    ldr     x30, [sp, #(16 * 15)]
+    add     sp, sp, #{REGS_SIZE}            // SP_EL1 = end of the Regs block
+    eret
+    dsb     nsh                             // no straight-line speculation past eret
+    isb
 
-unlock_slow:
+// A slow condition once the lock is held: nothing was written; release it, take the route.
+fp_unlock_slow:
     stlr    wzr, [x20]
-.endif
-    b       pecan_aarch64_svc_route
+    b       pecan_aarch64_fp_slow
 
-    .ltorg
+.endif

@@ -1,6 +1,7 @@
-//! The assembly IPC fast path (`fastpath.S`, `fastpath-asm` feature): its constants,
-//! all from the core's exported layout (`pecan_core::layout`) and this crate's context
-//! and per-CPU offsets. The platform names its kernel lock `pecan_kernel_lock`.
+//! The assembly IPC fast path (`fastpath.S`, `fastpath-asm` feature): the entry block of
+//! asm.rs with fastpath.S in it, and its constants, all from the core's exported layout
+//! (`pecan_core::layout`) and this crate's context and per-CPU offsets. The platform names
+//! its kernel lock `pecan_kernel_lock`.
 
 use pecan_core::fastpath::{CALL, REPLY_WAIT};
 use pecan_core::layout::{self, Layout, counter};
@@ -15,25 +16,46 @@ type L = Layout<Aarch64>;
 const DATA_OFFSET: usize =
     pecan_kernel::lock::KernelLock::<core::mem::MaybeUninit<pecan_core::Kernel<Aarch64>>>::DATA_OFFSET;
 
-core::arch::global_asm!(
-    include_str!("fastpath.S"),
+/// Control-word bits that must be zero for a `Null` (the core's `fastpath::NOT_NULL`):
+/// the number and the reserved bits.
+const NOT_NULL: u64 = 0xffff_0000_0000_ffff;
+/// The bits `Call` and `ReplyWait` share above their numbers (both timeouts never): the
+/// vector's `eor` leaves the number.
+const CTRL_HIGH: u64 = CALL & !0xff;
+const _: () = assert!(REPLY_WAIT & !0xff == CTRL_HIGH && CALL & NOT_NULL != 0);
+/// `CapRights::SEND`'s bit.
+const SEND_BIT: u32 = pecan_abi::CapRights::SEND.0.trailing_zeros();
+const _: () = assert!(pecan_abi::CapRights::SEND.0.is_power_of_two());
+/// `State::Receiving(Filter::Any)` as the state's first 8 bytes: the tag, padding, the
+/// filter's tag and padding (the filter's handle starts at 8).
+const STATE_RECV_ANY: u64 =
+    (layout::STATE_RECEIVING as u64) | (layout::FILTER_ANY as u64) << (8 * layout::STATE_FILTER_TAG);
+const _: () =
+    assert!(layout::STATE_TAG == 0 && layout::STATE_FILTER_TAG < 8 && layout::STATE_FILTER_HANDLE >= 8);
+// The assembly tests these for zero: `Filter::Any`'s tag, `Source::User`, the FP trap.
+const _: () = assert!(layout::FILTER_ANY == 0 && layout::SOURCE_USER == 0);
+const _: () = assert!(crate::fpu::CPACR_TRAP == 0);
+
+crate::asm::entry_block!(
+    [include_str!("fastpath.S"),]
+    FASTPATH_ASM = const layout::ASM_FASTPATH_OK as u64,
     KERNEL = sym pecan_kernel_lock,
-    ASM_OK = const layout::ASM_FASTPATH_OK as u64,
     COUNTERS = const layout::COUNTERS_ON as u64,
-    CALL = const CALL,
-    REPLY_WAIT = const REPLY_WAIT,
-    DATA_OFFSET = const DATA_OFFSET,
+    CTRL_HIGH = const CTRL_HIGH,
+    CALL_NUM = const CALL & 0xff,
+    REPLY_WAIT_NUM = const REPLY_WAIT & 0xff,
+    NOT_NULL = const NOT_NULL,
+    D = const DATA_OFFSET,
+    TV = const L::THREAD_SLOT_VALUE,
     REG_MRS = const pecan_abi::REG_MRS,
     MR_BASE = const MR_BASE,
-    SEND_RIGHT = const pecan_abi::CapRights::SEND.0,
+    SEND_BIT = const SEND_BIT,
+    STATE_RECV_ANY = const STATE_RECV_ANY,
     THREADS_BASE = const L::THREADS_BASE,
-    THREADS_LEN = const L::THREADS_LEN,
     THREAD_SLOT_SIZE = const L::THREAD_SLOT_SIZE,
     THREAD_SLOT_GENERATION = const L::THREAD_SLOT_GENERATION,
-    THREAD_SLOT_VALUE = const L::THREAD_SLOT_VALUE,
     TASKS_BASE = const L::TASKS_BASE,
     TASK_SLOT_SIZE = const L::TASK_SLOT_SIZE,
-    TASK_SLOT_GENERATION = const L::TASK_SLOT_GENERATION,
     TASK_SLOT_VALUE = const L::TASK_SLOT_VALUE,
     GATES_BASE = const L::GATES_BASE,
     GATE_SLOT_SIZE = const L::GATE_SLOT_SIZE,
@@ -75,9 +97,7 @@ core::arch::global_asm!(
     STATE_FILTER_HANDLE = const layout::STATE_FILTER_HANDLE,
     STATE_CALLEE = const layout::STATE_CALLEE,
     STATE_SOURCE = const layout::STATE_SOURCE,
-    FILTER_ANY = const layout::FILTER_ANY,
     FILTER_GATE = const layout::FILTER_GATE,
-    SOURCE_USER = const layout::SOURCE_USER,
     TASK_CAPS = const layout::TASK_CAPS,
     CAPS_BASE = const layout::CAPS_BASE,
     CAPS_LEN = const layout::CAPS_LEN,

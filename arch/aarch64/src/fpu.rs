@@ -21,7 +21,7 @@ use crate::percpu;
 
 /// CPACR_EL1.FPEN = 0b00: FP/SIMD instructions trap at EL0 and EL1 (the kernel is
 /// soft-float, so a kernel FP instruction is a bug, caught here).
-const CPACR_TRAP: u64 = 0;
+pub(crate) const CPACR_TRAP: u64 = 0;
 /// CPACR_EL1.FPEN = 0b11: no trap.
 pub(crate) const CPACR_ON: u64 = 0b11 << 20;
 

@@ -4,11 +4,17 @@
 //
 // Register protocol: `save_rest` expects SP = the frame, x0/x1 already stored at its
 // start; it stores x2..x29, ELR_EL1 and SPSR_EL1 and clobbers x2, x3 (after saving them).
-// x30 and the interrupted SP are stored by the caller, which knows where the SP comes
-// from. `restore_gprs` loads x0..x30 from the frame at SP and changes nothing else.
+// `save_x4_up` is its part after x2/x3 (already stored), with the two scratch registers
+// for ELR/SPSR as parameters (x2, x3 unless named). x30 and the interrupted SP are stored
+// by the caller, which knows where the SP comes from. `restore_gprs` loads x0..x30 from
+// the frame at SP and changes nothing else.
 
 .macro save_rest
     stp     x2, x3, [sp, #(16 * 1)]
+    save_x4_up
+.endm
+
+.macro save_x4_up ta=x2, tb=x3
     stp     x4, x5, [sp, #(16 * 2)]
     stp     x6, x7, [sp, #(16 * 3)]
     stp     x8, x9, [sp, #(16 * 4)]
@@ -22,9 +28,9 @@
     stp     x24, x25, [sp, #(16 * 12)]
     stp     x26, x27, [sp, #(16 * 13)]
     stp     x28, x29, [sp, #(16 * 14)]
-    mrs     x2, elr_el1
-    mrs     x3, spsr_el1
-    stp     x2, x3, [sp, #{REGS_ELR}]
+    mrs     \ta, elr_el1
+    mrs     \tb, spsr_el1
+    stp     \ta, \tb, [sp, #{REGS_ELR}]
 .endm
 
 .macro restore_gprs

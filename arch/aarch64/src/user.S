@@ -31,12 +31,24 @@
 //   In:  as user_entry's. Out: x0 = the thread's `Context`, SP = this CPU's kernel stack
 //        top, every user register saved, SErrors and debug exceptions unmasked, x29 = 0;
 //        x2 and x3 clobbered, x1 still the vector number.
+// enter_user_tail: the same after x2 and x3 are stored too (the assembly fast path's
+//   vector, fastpath.S, stores x0..x3 before it decides). enter_kernel_stack: its last
+//   part, once every user register is saved (x2 clobbered).
 .macro enter_from_user
-    save_rest
+    stp     x2, x3, [sp, #(16 * 1)]
+    enter_user_tail
+.endm
+
+.macro enter_user_tail
+    save_x4_up
     mrs     x2, sp_el0
     stp     x30, x2, [sp, #(16 * 15)]
     mrs     x3, tpidr_el0
     str     x3, [sp, #{CTX_TPIDR_EL0}]
+    enter_kernel_stack
+.endm
+
+.macro enter_kernel_stack
     mov     x0, sp                          // x0 = the thread's Context
     mrs     x2, tpidr_el1                   // this CPU's PerCpu
     ldr     x2, [x2, #{PERCPU_KSTACK_TOP}]
@@ -52,7 +64,8 @@ user_entry:
     bl      pecan_aarch64_user_trap
     b       pecan_aarch64_return_to_user
 
-// user_sync: the synchronous vector from AArch64 EL0 with the `fastpath` feature.
+// user_sync: the synchronous vector from AArch64 EL0 with the `fastpath` feature (and
+// without the assembly fast path, whose vector is fastpath.S's `vector_svc_fast`).
 //   In:  as user_entry's (x1 = 8). Does: saves like user_entry; an SVC (ESR_EL1.EC =
 //        0x15) goes straight to the platform's system-call route
 //            pecan_aarch64_svc(x0 = &mut Context) -> x0 = &mut Context
@@ -67,15 +80,36 @@ user_sync:
     lsr     x2, x2, #26                     // EC
     cmp     x2, #0x15                       // SVC from AArch64
     b.ne    1f
-.if {FASTPATH_ASM}
-    b       pecan_aarch64_fastpath          // fastpath.S: done, or back to the route below
-.endif
-    .global pecan_aarch64_svc_route
 pecan_aarch64_svc_route:                    // x0 = the thread's Context
     bl      pecan_aarch64_svc
     b       pecan_aarch64_return_to_user
-1:  bl      pecan_aarch64_user_trap
+1:
+user_sync_trap:                             // x0 = the thread's Context, x1 = vector
+    bl      pecan_aarch64_user_trap
     b       pecan_aarch64_return_to_user
+
+// The ways from the assembly fast path's vector and code (fastpath.S) to the Rust routes.
+//   pecan_aarch64_fp_other: not an SVC. In: x0..x3 stored, SP = the thread's `Context`,
+//        every other register the thread's. Saves the rest, pecan_aarch64_user_trap.
+//   pecan_aarch64_fp_route: an SVC the fast path does not take. In: as _other's.
+//        Saves the rest, the system-call route.
+//   pecan_aarch64_fp_slow: an SVC the fast path gave up on. In: every user register
+//        stored, SP = the thread's `Context`. The system-call route.
+.if {FASTPATH_ASM}
+    .global pecan_aarch64_fp_other
+pecan_aarch64_fp_other:
+    enter_user_tail
+    mov     x1, #8                          // the vector: synchronous, lower EL AArch64
+    b       user_sync_trap
+    .global pecan_aarch64_fp_route
+pecan_aarch64_fp_route:
+    enter_user_tail
+    b       pecan_aarch64_svc_route
+    .global pecan_aarch64_fp_slow
+pecan_aarch64_fp_slow:
+    enter_kernel_stack
+    b       pecan_aarch64_svc_route
+.endif
 
     .global pecan_aarch64_return_to_user
 pecan_aarch64_return_to_user:

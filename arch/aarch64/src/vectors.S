@@ -54,8 +54,9 @@
     b       stack_overflow
 .endm
 
-// The table, with the path of synchronous exceptions from AArch64 EL0 as a parameter.
-.macro vector_table sync_el0
+// The table, with the path of synchronous exceptions from AArch64 EL0 as a parameter;
+// `fast` = 1: that vector is the assembly fast path's (fastpath.S, `vector_svc_fast`).
+.macro vector_table sync_el0, fast=0
     vector  0, trap_entry_el1       // current EL, SP_EL0: synchronous
     vector  1, trap_entry_el1       //                     IRQ
     vector  2, trap_entry_el1       //                     FIQ
@@ -64,7 +65,12 @@
     vector_checked 5               //                     IRQ
     vector_checked 6               //                     FIQ
     vector_checked 7               //                     SError
+.if \fast
+    .balign 0x80
+    vector_svc_fast                 // lower EL, AArch64:  synchronous
+.else
     vector  8, \sync_el0           // lower EL, AArch64:  synchronous
+.endif
     vector  9, user_entry           //                     IRQ
     vector  10, user_entry          //                     FIQ
     vector  11, user_entry          //                     SError
@@ -83,13 +89,14 @@ exception_vectors:
 
 // With the `fastpath` feature, the kernel's table (user::enter_with_svc_route installs
 // it): synchronous exceptions from EL0 go to user_sync, which sends SVCs straight to the
-// platform's system-call route. The arch self-tests keep the general table, so their
-// handler sees every event.
+// platform's system-call route; with the assembly fast path (`fastpath-asm`, in a
+// configuration it implements), to fastpath.S's vector instead. The arch self-tests keep
+// the general table, so their handler sees every event.
 .if {FASTPATH}
     .balign 0x800
     .global exception_vectors_svc
 exception_vectors_svc:
-    vector_table user_sync
+    vector_table user_sync, {FASTPATH_ASM}
 .endif
 
 // From EL1: the interrupted SP is the one above the frame.
