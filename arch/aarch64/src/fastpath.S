@@ -114,11 +114,18 @@
 .endm
 
 // The slow conditions both calls share, for the running thread (SP) and the partner
-// (x23), which is to run: resource bits of either and the partner on another CPU in one
-// word and one branch (with \rw: also a sender queued or an IRQ pending for the
-// replier, whose wait would not block); the partner outranked by a ready thread
-// (`sched.top()`).
+// (x23), which is to run: resource bits of either, the partner on another CPU (and with
+// \rw: a sender queued or an IRQ pending for the replier, whose wait would not block),
+// one branch (two where `Tcb::cpu` follows `Tcb::resources`: both words of each thread
+// in one load, one comparison for "same CPU and same resource bits", then the running
+// thread's resource bits zero); the partner outranked by a ready thread (`sched.top()`).
 .macro fp_common_slow rw
+.if {TCB_CPU} == {TCB_RESOURCES} + 4
+    ldur    x9, [sp, #({TCB_RESOURCES} - {TCB_CTX})]
+    ldr     x10, [x23, #({TV} + {TCB_RESOURCES})]
+    cmp     x9, x10
+    b.ne    fp_unlock_slow
+.else
     ldur    w9, [sp, #({TCB_RESOURCES} - {TCB_CTX})]
     ldr     w10, [x23, #({TV} + {TCB_RESOURCES})]
     orr     w9, w9, w10
@@ -126,6 +133,7 @@
     ldr     w11, [x23, #({TV} + {TCB_CPU})]
     eor     w10, w10, w11
     orr     w9, w9, w10
+.endif
 .if \rw
     ldur    w10, [sp, #({TCB_SEND_QUEUE_LEN} - {TCB_CTX})]
     orr     w9, w9, w10
