@@ -3,7 +3,7 @@
 // and `Null`, from the vector itself, against the core's exported layout
 // (pecan_core::layout) and with the same observable effect as the core's generic fast
 // path (crates/core/src/fastpath.rs), which stays the reference: results, states, reply
-// capability, call count, block epochs, sched.current, need_resched, the address space
+// capability, call count, block epochs, this CPU's current and need_resched, the address space
 // (cached root and ASID), counters, the FP/SIMD trap and PerCpu.current.
 //
 // vector_svc_fast: the "synchronous, lower EL AArch64" vector of the fast table
@@ -18,7 +18,8 @@
 // fp_call / fp_reply_wait: store x4..x30, SP_EL0, ELR, SPSR and TPIDR_EL0 (after that
 //   every register but x0..x2 is scratch), take the kernel lock, check, write, switch.
 //   Registers from then on: x20 = the kernel lock (the kernel at x20 + {D}: the `{D} +`
-//   in every kernel offset), SP = the running thread's `Context` (its TCB fields at
+//   in every kernel offset), x21 = this CPU's core state (`PerCpu`: current,
+//   need_resched, top, loaded task; `Kernel::percpu[cpu]`), SP = the running thread's `Context` (its TCB fields at
 //   negative offsets, `F - {TCB_CTX}`: the running thread's TCB is its context's, and
 //   `sched.current` names it, the invariant the generic path relies on too), x23 = the
 //   partner's thread-table slot (its TCB at {TV}), x25 = the partner's handle, x24 =
@@ -88,7 +89,9 @@
 .endm
 
 // The kernel lock (`pecan_kernel::lock`: 0 -> 1, acquire) into x20; held: the route,
-// which spins for it.
+// which spins for it. Then x21 = this CPU's core state (`Kernel::percpu[cpu]`, cpu =
+// PerCpu.index = `Hal::cpu_id`) and x24 = its running thread's handle; none (another CPU
+// stopped the thread while it entered): the route, which drops the call.
 .macro fp_lock
     adrp    x20, {KERNEL}
     add     x20, x20, :lo12:{KERNEL}
@@ -97,6 +100,14 @@
     cbnz    w10, pecan_aarch64_fp_slow
     stxr    w10, w9, [x20]
     cbnz    w10, 1b
+    mrs     x9, tpidr_el1
+    ldr     x9, [x9, #{PERCPU_INDEX}]
+    ldr     x21, [x20, #({D} + {PERCPU_BASE})]
+    mov     x10, #{PERCPU_SIZE}
+    madd    x21, x9, x10, x21
+    ldr     x24, [x21, #{CURRENT}]
+    tst     x24, #0xffffffff00000000        // none: generation 0
+    b.eq    fp_unlock_slow
 .endm
 
 // x23 = the thread-table slot of the handle in x25 (kernel-made), or fp_unlock_slow. It
@@ -141,7 +152,7 @@
     orr     w9, w9, w10
 .endif
     cbnz    w9, fp_unlock_slow
-    ldrb    w9, [x20, #({D} + {TOP})]
+    ldrb    w9, [x21, #{TOP}]
     ldrb    w10, [x23, #({TV} + {TCB_PRIO})]
     cmp     w10, w9
     b.lo    fp_unlock_slow
@@ -154,7 +165,7 @@
 // until the `eret` (a context synchronization event) touches a user address.
 .macro fp_space
     ldr     x9, [x23, #({TV} + {TCB_TASK})]
-    ldr     x10, [x20, #({D} + {ACTIVE_TASK})]
+    ldr     x10, [x21, #{ACTIVE_TASK}]
     cmp     x9, x10
     b.eq    2f
     ldr     x10, [x23, #({TV} + {TCB_SPACE_GENERATION})]
@@ -166,7 +177,7 @@
     ldr     x10, [x23, #({TV} + {TCB_SPACE_ROOT})]
     orr     x10, x10, x12, lsl #48          // root | ASID << 48
     msr     ttbr0_el1, x10
-    str     x9, [x20, #({D} + {ACTIVE_TASK})]
+    str     x9, [x21, #{ACTIVE_TASK}]
     bump_counter x20, {C_AS_SWITCHES}, x10
 2:
 .endm
@@ -207,7 +218,12 @@ fp_null:
     cbnz    w1, pecan_aarch64_fp_route      // held: the route spins for it
     stxr    w1, w3, [x0]
     cbnz    w1, 1b
-    ldrb    w1, [x0, #({D} + {NEED_RESCHED})]
+    mrs     x1, tpidr_el1                   // this CPU's core state (see fp_lock)
+    ldr     x1, [x1, #{PERCPU_INDEX}]
+    ldr     x2, [x0, #({D} + {PERCPU_BASE})]
+    mov     x3, #{PERCPU_SIZE}
+    madd    x1, x1, x3, x2
+    ldrb    w1, [x1, #{NEED_RESCHED}]       // also set when another CPU stopped the thread
     ldur    w2, [sp, #({TCB_RESOURCES} - {TCB_CTX})]
     orr     w1, w1, w2
     cbnz    w1, 2f
@@ -279,7 +295,6 @@ fp_call:
     ldur    w9, [sp, #({TCB_CALL_COUNT} - {TCB_CTX})]
     add     w9, w9, #1
     stur    w9, [sp, #({TCB_CALL_COUNT} - {TCB_CTX})]
-    ldr     x24, [x20, #({D} + {CURRENT})]          // the caller's handle
     str     x24, [x23, #({TV} + {TCB_REPLY_CALLER})] // reply capability: (caller, call number)
     str     w9, [x23, #({TV} + {TCB_REPLY_CALL})]
     mov     w9, #{STATE_WAIT_REPLY}                 // caller: WaitReply(callee, User)
@@ -302,7 +317,6 @@ fp_reply_wait:
     ldrb    w9, [x23, #({TV} + {TCB_STATE} + {STATE_TAG})]
     cmp     w9, #{STATE_WAIT_REPLY}
     b.ne    fp_unlock_slow
-    ldr     x24, [x20, #({D} + {CURRENT})]          // the replier's handle
     ldr     x9, [x23, #({TV} + {TCB_STATE} + {STATE_CALLEE})]
     cmp     x9, x24
     b.ne    fp_unlock_slow
@@ -339,8 +353,8 @@ fp_switch:
     ldr     x9, [x23, #({TV} + {TCB_BLOCK_EPOCH})]
     add     x9, x9, #1
     str     x9, [x23, #({TV} + {TCB_BLOCK_EPOCH})]
-    str     x25, [x20, #({D} + {CURRENT})]
-    strb    wzr, [x20, #({D} + {NEED_RESCHED})]
+    str     x25, [x21, #{CURRENT}]
+    strb    wzr, [x21, #{NEED_RESCHED}]
     bump_counter x20, {C_EXCEPTIONS}, x9
     bump_counter x20, {C_SYSCALLS}, x9
     bump_counter x20, {C_FASTPATH}, x9

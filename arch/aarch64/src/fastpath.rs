@@ -61,6 +61,8 @@ crate::asm::entry_block!(
     GATE_SLOT_SIZE = const L::GATE_SLOT_SIZE,
     GATE_SLOT_GENERATION = const L::GATE_SLOT_GENERATION,
     GATE_SLOT_VALUE = const L::GATE_SLOT_VALUE,
+    PERCPU_BASE = const L::PERCPU_BASE,
+    PERCPU_SIZE = const L::PERCPU_SIZE,
     ACTIVE_TASK = const L::ACTIVE_TASK,
     ASID_GENERATION = const L::ASID_GENERATION,
     CURRENT = const L::CURRENT,

@@ -13,6 +13,10 @@
 //! names kernel memory; a new thread created in the same slot starts with `fp_cpu` = 0,
 //! so it is neither saved into (the registers hold the old thread's state) nor considered
 //! live. A dead owner's registers are at worst saved into its dead slot.
+//!
+//! Several CPUs: a thread that moved to another CPU while its state was live in the old
+//! one's registers finds `fp_cpu` naming the old CPU; its first FP/SIMD trap on the new
+//! CPU asks the old one to save it ([`release`], through `smp::fp_flush`) and waits.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -54,9 +58,18 @@ fn write_cpacr(p: &mut percpu::PerCpu, value: u64) {
 /// `fp_cpu` names this CPU, is a live context (contexts never move, see `Context::fp_cpu`
 /// for reused ones). Interrupts are masked.
 pub unsafe fn take(ctx: *mut Context) {
-    // SAFETY: interrupts are masked; nothing else uses this CPU's data now.
+    // SAFETY: `ctx` is the running thread's (the contract).
+    let mark = unsafe { core::ptr::read_volatile(&raw const (*ctx).fp_cpu) };
+    // SAFETY: interrupts are masked; this CPU's data is used by nothing else now.
+    let me = unsafe { percpu::this() }.index + 1;
+    if mark != 0 && mark != me {
+        // The thread moved here from the CPU whose registers still hold its state: that
+        // CPU saves it first (before this CPU touches its own FP registers).
+        // SAFETY: `ctx` is the running thread's (the contract).
+        unsafe { crate::smp::fp_flush(mark as usize - 1, ctx) };
+    }
+    // SAFETY: as above (taken again: the wait may have served this CPU's own requests).
     let p = unsafe { percpu::this() };
-    let me = p.index + 1;
     TRAPS.fetch_add(1, Ordering::Relaxed);
     write_cpacr(p, CPACR_ON);
     // SAFETY: an `isb` only synchronizes the CPACR_EL1 write before the FP accesses.
@@ -76,6 +89,29 @@ pub unsafe fn take(ctx: *mut Context) {
         (*ctx).fp_cpu = me;
     }
     p.fp_owner = ctx;
+}
+
+/// On a request of another CPU (`smp::fp_flush`, served with interrupts masked): the
+/// state live in this CPU's registers is saved into its owner's context, and the next
+/// FP/SIMD use here traps. The saved state is visible before the owner's `fp_cpu` reads 0.
+pub fn release() {
+    // SAFETY: interrupts are masked; nothing else uses this CPU's data now.
+    let p = unsafe { percpu::this() };
+    let me = p.index + 1;
+    let owner = p.fp_owner;
+    // SAFETY: the owner is a live context if marked with `me` (see `take`); CPACR is
+    // turned on (and synchronized) before the save, as in `take`.
+    unsafe {
+        if !owner.is_null() && core::ptr::read_volatile(&raw const (*owner).fp_cpu) == me {
+            write_cpacr(p, CPACR_ON);
+            core::arch::asm!("isb", options(nostack, nomem, preserves_flags));
+            pecan_aarch64_fp_save(&raw mut (*owner).fp);
+            core::sync::atomic::fence(Ordering::Release);
+            core::ptr::write_volatile(&raw mut (*owner).fp_cpu, 0);
+        }
+    }
+    p.fp_owner = core::ptr::null_mut();
+    write_cpacr(p, CPACR_TRAP);
 }
 
 /// On every return to user mode: lets `ctx` use FP/SIMD if its state is live in this

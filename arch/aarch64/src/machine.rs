@@ -112,10 +112,11 @@ pub fn irq_event() -> Option<(Event, Option<u64>)> {
         return Some((Event::Timer, None));
     }
     if intid < crate::gic::FIRST_PPI {
-        // An IPI needs no kernel event (yet): handled here, the thread or idle goes on.
+        // An IPI: handled here; `Wake` then makes the kernel reschedule, any other lets
+        // the thread (or idle) go on.
         crate::smp::on_ipi(intid);
         s.gic.end(iar);
-        return None;
+        return crate::smp::is_wake(intid).then_some((Event::Wake, None));
     }
     Some((Event::Irq(intid), Some(iar)))
 }
@@ -175,6 +176,9 @@ impl Hal for Aarch64 {
     }
     fn send_ipi(&mut self, to: pecan_hal::IpiTarget, kind: pecan_hal::Ipi) {
         crate::smp::send(to, kind)
+    }
+    fn kick(&mut self, cpu: usize) {
+        crate::smp::kick(cpu)
     }
     // `shootdown`: the HAL's default, whose MMU operations are all `TLBI ... IS` +
     // `DSB ISH` broadcasts (smp.rs).

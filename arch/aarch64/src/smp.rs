@@ -15,12 +15,12 @@
 //! followed by `DSB ISH`, which completes on every CPU of the inner-shareable domain
 //! (`mmu.rs`), so `Hal::shootdown` is the HAL's default (the MMU's broadcast flush).
 
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use aarch64_cpu::registers::Readable;
 use pecan_boot::dtb::PsciConduit;
 use pecan_boot::{CpuList, MemoryMap};
-use pecan_hal::smp::{Flush, Ipi, IpiTarget, Mailbox, RemoteOp};
+use pecan_hal::smp::{Flush, Ipi, IpiTarget, Kick, Mailbox, RemoteOp};
 use pecan_hal::{Mmu as _, PAGE_SIZE, VirtAddr};
 
 use crate::kmap::{self, KERNEL_RW};
@@ -50,6 +50,10 @@ static ONLINE: AtomicUsize = AtomicUsize::new(1);
 static MPIDR: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 static IPIS: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 static CALLS: [Mailbox; MAX_CPUS] = [const { Mailbox::new() }; MAX_CPUS];
+/// Kick requests to each CPU (`Hal::kick`).
+static KICKS: [Kick; MAX_CPUS] = [const { Kick::new() }; MAX_CPUS];
+/// Requests to each CPU to save the FP/SIMD state live in its registers (`fp_flush`).
+static FP_FLUSH: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
 
 /// The top of CPU `cpu`'s kernel stack.
 fn stack_top(cpu: usize) -> u64 {
@@ -188,9 +192,13 @@ extern "C" fn pecan_aarch64_secondary(cpu: u64) -> ! {
     crate::timer::allow_user_counter();
     crate::pmu::start();
     ONLINE.fetch_add(1, Ordering::Release);
-    loop {
+    // Until the kernel runs (or for ever, in a boot self-test): `wfi` with IRQs unmasked,
+    // ticks and IPIs handled in the kernel-mode vectors without the kernel.
+    while !crate::user::started() {
         crate::cpu::wait_for_interrupt();
     }
+    // Then this CPU runs threads: the kernel's idle loop, whose interrupts are events.
+    crate::user::enter_secondary()
 }
 
 /// CPUs running the kernel.
@@ -222,8 +230,63 @@ pub fn on_ipi(intid: u32) {
     let me = percpu::index();
     if intid == SGI_CALL {
         CALLS[me].serve(remote_op);
+        serve_fp(me);
+    } else {
+        KICKS[me].serve(leave_user);
     }
     IPIS[me].fetch_add(1, Ordering::Relaxed);
+}
+
+/// Whether `intid` is the `Wake` SGI (the kernel reschedules after it).
+pub fn is_wake(intid: u32) -> bool {
+    intid == SGI_WAKE
+}
+
+/// A kick's work on its target: the user address space goes (TTBR0 = the empty table).
+fn leave_user() {
+    if let Some(s) = crate::machine::state() {
+        let mut mmu = s.mmu;
+        mmu.deactivate();
+    }
+}
+
+fn serve_fp(me: usize) {
+    if FP_FLUSH[me].swap(false, Ordering::Acquire) {
+        crate::fpu::release();
+    }
+}
+
+/// `Hal::kick`: interrupts CPU `cpu` (`Wake`) and waits, serving this CPU's own requests,
+/// until it has left user mode (nothing for this CPU or one that does not run).
+pub fn kick(cpu: usize) {
+    if cpu >= online() || cpu == percpu::index() {
+        return;
+    }
+    let n = KICKS[cpu].request();
+    send(IpiTarget::Cpu(cpu), Ipi::Wake);
+    while !KICKS[cpu].done(n) {
+        serve();
+        core::hint::spin_loop();
+    }
+}
+
+/// Asks CPU `cpu` to save the FP/SIMD state of `ctx` that is live in its registers, and
+/// waits until `ctx`'s `fp_cpu` no longer names it, serving this CPU's own requests
+/// meanwhile (two CPUs may ask each other). Interrupts masked.
+///
+/// # Safety
+/// `ctx` is the running thread's context, alive in its TCB.
+pub unsafe fn fp_flush(cpu: usize, ctx: *mut crate::context::Context) {
+    let mark = cpu as u64 + 1;
+    FP_FLUSH[cpu].store(true, Ordering::Release);
+    send(IpiTarget::Cpu(cpu), Ipi::Call);
+    // SAFETY: `ctx` is the running thread's context (alive); `fp_cpu` is written by the
+    // other CPU with a release fence before it.
+    while unsafe { core::ptr::read_volatile(&raw const (*ctx).fp_cpu) } == mark {
+        serve();
+        core::hint::spin_loop();
+    }
+    core::sync::atomic::fence(Ordering::Acquire);
 }
 
 /// Runs a remote call on this CPU (its IPI handler, interrupts masked).
@@ -263,5 +326,8 @@ pub fn remote_result(cpu: usize, ticket: u64) -> Option<u64> {
 /// Serves a remote call waiting for this CPU (a spin loop with interrupts masked calls
 /// it; shootdowns need no service here: TLBI ... IS completes without the target).
 pub fn serve() {
-    CALLS[percpu::index()].serve(remote_op);
+    let me = percpu::index();
+    CALLS[me].serve(remote_op);
+    KICKS[me].serve(leave_user);
+    serve_fp(me);
 }

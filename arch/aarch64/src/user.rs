@@ -38,6 +38,17 @@ unsafe extern "C" {
     fn pecan_aarch64_return_to_user(ctx: *mut Context) -> !;
 }
 
+/// Whether the kernel registered its handler (secondary CPUs wait for it).
+pub fn started() -> bool {
+    HANDLER.get().is_some()
+}
+
+/// A secondary CPU joins the kernel once it [`started`]: the same entry as the boot CPU's
+/// (the vectors of the SVC route with the `fastpath` feature), starting idle.
+pub fn enter_secondary() -> ! {
+    enter_with_svc_route(handler(), Resume::Idle)
+}
+
 fn handler() -> Handler {
     match HANDLER.get() {
         Some(h) => *h,

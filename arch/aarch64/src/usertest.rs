@@ -418,7 +418,7 @@ fn guard_event(t: &mut Test, ev: Event) -> Resume<Context> {
         Event::Timer => Some(Expect::Timer),
         Event::Fault(FaultInfo::Page { addr, access }) => Some(Expect::Page(addr, access)),
         Event::Fault(FaultInfo::Exception { kind, addr, .. }) => Some(Expect::Exception(kind, addr)),
-        Event::Irq(_) => None,
+        Event::Irq(_) | Event::Wake => None,
     };
     if got == Some(Expect::Timer) && want != Expect::Timer {
         return Resume::User(ctx(0)); // a tick while the case runs: carry on

@@ -144,8 +144,13 @@ pub const VECTOR_SYSCALL: u64 = 0x100;
 /// rflags of a new user thread: interrupts enabled, and the always-one bit 1.
 pub const USER_RFLAGS: u64 = 0x202;
 
-/// The next FPU identity [`UserContext::new_user`] hands out.
+/// The next FPU identity [`UserContext::new_user`] (and `fpu::take`) hands out.
 static NEXT_FPU_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A new FPU identity, never handed out before.
+pub fn fresh_fpu_id() -> u64 {
+    NEXT_FPU_ID.fetch_add(1, Ordering::Relaxed)
+}
 
 impl Context {
     /// The register holding message register `i` (`None` past `REG_MRS`).
@@ -176,7 +181,7 @@ impl UserContext for Context {
             rflags: USER_RFLAGS,
             ..TrapFrame::default()
         };
-        let fpu_id = NEXT_FPU_ID.fetch_add(1, Ordering::Relaxed);
+        let fpu_id = fresh_fpu_id();
         Context { regs, fx: FxArea::default(), tls: 0, fpu_id }
     }
     fn ip(&self) -> u64 {

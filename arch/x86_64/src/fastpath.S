@@ -19,6 +19,8 @@
 //   rbx = &KERNEL (the `KernelLock`: the lock word at 0, taken by `lock bts` of bit 0
 //         (0 -> 1; already 1: held, fallback), released by a store of 0, the protocol of
 //         `pecan_kernel::lock`; the kernel at {kd}: every `k_*` operand includes it),
+//   rdx = this CPU's core state (`PerCpu` of the core: current, need_resched, top,
+//         loaded task; `c_*` operands), until the exit's FS-base work,
 //   rbp = the running thread's handle (idx low, generation high), r12 = its table slot
 //         (a live slot starts with its object's handle: one comparison checks index and
 //         generation, `Table::SLOT_HANDLE`),
@@ -44,18 +46,26 @@
 3:
 .endm
 
-// Take the kernel lock (held: fallback); the running thread: r15, r12 and, with \handle,
-// rbp. Its frame is the one the entry just filled (gs:[current]), and `sched.current`
-// names it: the invariant the generic path relies on as well (it reads the system call
-// from `sched.current`'s context), so it is not looked up again.
+// Take the kernel lock (held: fallback); rdx = this CPU's core state (`Kernel::percpu[cpu]`,
+// cpu = gs:[cpu_id] = `Hal::cpu_id`); the running thread: r15, r12 and, with \handle,
+// rbp. Its frame is the one the entry just filled (gs:[current]), and this CPU's
+// `sched.current` names it: the invariant the generic path relies on as well (it reads
+// the system call from `sched.current`'s context), so it is not looked up again. Unless
+// another CPU stopped the thread while it entered: `current` is then none (with \handle:
+// fallback, where the call is dropped; Null: `need_resched` is set, also fallback).
 .macro FP_LOCK_AND_CURRENT handle
     lea rbx, [rip + {kernel}]
     lock bts dword ptr [rbx], 0
     jc {route}
+    mov rdx, gs:[{pc_cpu_id}]
+    imul rdx, rdx, {percpu_size}
+    add rdx, [rbx + {k_percpu_base}]
     mov r15, gs:[{pc_current}]
     lea r12, [r15 - {tcb_ctx}]
 .if \handle
-    mov rbp, [rbx + {k_current}]
+    mov rbp, [rdx + {c_current}]
+    cmp dword ptr [rdx + {c_current} + 4], 0
+    je .Lfp_unlock
 .endif
 .endm
 
@@ -99,12 +109,12 @@
 // fallback: the route's `activate_and_cache`). The last check: from here on, writes.
 .macro FP_SPACE
     mov rax, [r13 + {tcb_task}]
-    cmp rax, [rbx + {k_active_task}]
+    cmp rax, [rdx + {c_active_task}]
     je 6f
     mov rcx, [r13 + {tcb_space_gen}]
     cmp rcx, [rbx + {k_asid_gen}]
     jne .Lfp_unlock
-    mov [rbx + {k_active_task}], rax
+    mov [rdx + {c_active_task}], rax
     mov rax, [r13 + {tcb_space_root}]
     cmp byte ptr [rip + {pcid}], 0
     je 5f
@@ -199,7 +209,7 @@ pecan_fastpath_x86_64:
 .Lfp_null:
     FP_FPU_ENTRY
     FP_LOCK_AND_CURRENT 0
-    movzx eax, byte ptr [rbx + {k_need_resched}]
+    movzx eax, byte ptr [rdx + {c_need_resched}]
     or eax, [r12 + {tcb_resources}]
     jnz .Lfp_unlock
     mov r14, r15
@@ -262,7 +272,7 @@ pecan_fastpath_x86_64:
     test byte ptr [rdi + {cap_rights}], {send}
     jz .Lfp_unlock
     movzx eax, byte ptr [r13 + {tcb_prio}]
-    cmp al, [rbx + {k_top}]
+    cmp al, [rdx + {c_top}]
     jb .Lfp_unlock
     FP_GUARD
     FP_SPACE
@@ -312,7 +322,7 @@ pecan_fastpath_x86_64:
     or eax, [r12 + {tcb_pending_irqs_len}]
     jnz .Lfp_unlock
     movzx eax, byte ptr [r13 + {tcb_prio}]
-    cmp al, [rbx + {k_top}]
+    cmp al, [rdx + {c_top}]
     jb .Lfp_unlock
     FP_GUARD
     FP_SPACE
@@ -338,8 +348,8 @@ pecan_fastpath_x86_64:
 // Both: the direct switch to the partner (lazy queues: the blocked thread stays queued),
 // the counters, the lock released; then resume.rs's `leave` for the partner's frame.
 .Lfp_switch:
-    mov [rbx + {k_current}], r9
-    mov byte ptr [rbx + {k_need_resched}], 0
+    mov [rdx + {c_current}], r9
+    mov byte ptr [rdx + {c_need_resched}], 0
 .if {counters}
     inc qword ptr [rbx + {k_c_messages}]
     inc qword ptr [rbx + {k_c_handoffs}]

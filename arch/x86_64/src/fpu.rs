@@ -14,6 +14,10 @@
 //! any path (no save, no restore, no CR0 write once TS is set); a thread that does costs
 //! one FXSAVE per kernel entry and one FXRSTOR after another FPU user ran. The kernel
 //! itself is built soft-float and never touches x87/SSE registers.
+//!
+//! Several CPUs: the state is in the context after every entry, so a thread that moves
+//! to another CPU finds it there; [`take`] gives the context a new `fpu_id`, so the CPU
+//! it left (whose owner still points at it) does not mistake its registers for current.
 
 use x86_64::registers::control::{Cr0, Cr0Flags};
 
@@ -83,8 +87,13 @@ pub unsafe fn take(c: *mut Context) {
     }
     p.ts_set = false;
     p.fpu_owner = c;
+    // A new identity each time a CPU takes the state: a CPU the thread ran on before
+    // (and migrated away from) still names it as owner with the old identity, so it
+    // reloads the state from the context instead of trusting its stale registers.
+    let id = crate::context::fresh_fpu_id();
     // SAFETY: as above.
-    p.fpu_owner_id = unsafe { (*c).fpu_id };
+    unsafe { (*c).fpu_id = id };
+    p.fpu_owner_id = id;
 }
 
 fn set_ts() {

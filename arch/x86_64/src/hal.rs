@@ -81,6 +81,9 @@ impl Hal for X86 {
     fn shootdown(&mut self, targets: CpuSet, flush: Flush) {
         crate::smp::shootdown(targets, flush)
     }
+    fn kick(&mut self, cpu: usize) {
+        crate::smp::kick(cpu)
+    }
 
     const WINDOW_BASE: u64 = crate::copy::WINDOW_BASE;
 

@@ -34,6 +34,12 @@ pub fn start(handler: Handler, first: Resume<Context>) -> ! {
     resume(first)
 }
 
+/// Whether the kernel registered its handler (secondary CPUs wait for it, then idle in
+/// the kernel's sense: [`resume`] with `Resume::Idle`).
+pub fn started() -> bool {
+    HANDLER.get().is_some()
+}
+
 /// Hands `ev` to the kernel and returns where it says to go.
 pub fn dispatch(ev: Event) -> Resume<Context> {
     // SAFETY: this CPU's block, interrupts disabled.

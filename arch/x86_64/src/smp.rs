@@ -15,7 +15,7 @@
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use pecan_boot::{CpuList, MemoryMap};
-use pecan_hal::smp::{CpuSet, Flush, Ipi, IpiTarget, Mailbox, RemoteOp, Shootdown};
+use pecan_hal::smp::{CpuSet, Flush, Ipi, IpiTarget, Kick, Mailbox, RemoteOp, Shootdown};
 use pecan_hal::{Mmu as _, PAGE_SIZE, PhysMem as _};
 
 use crate::layout::{
@@ -25,7 +25,7 @@ use crate::layout::{
 use crate::mmu::X86Mmu;
 use crate::paging::{self, PhysmapMem};
 use crate::percpu::MAX_CPUS;
-use crate::{cpu, gdt, idt, lapic, percpu, syscall};
+use crate::{cpu, gdt, idt, lapic, percpu, resume, syscall};
 
 /// Where the trampoline runs (a start-up IPI names a page below 1 MiB).
 pub const TRAMPOLINE_PA: u64 = 0x8000;
@@ -65,6 +65,8 @@ static IPIS: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 /// The shootdown rendezvous and the self-tests' remote-call boxes.
 static SHOOTDOWN: Shootdown = Shootdown::new();
 static CALLS: [Mailbox; MAX_CPUS] = [const { Mailbox::new() }; MAX_CPUS];
+/// Kick requests to each CPU (`Hal::kick`).
+static KICKS: [Kick; MAX_CPUS] = [const { Kick::new() }; MAX_CPUS];
 
 /// The top of CPU `cpu`'s kernel stack and of its double-fault stack.
 fn slot_tops(cpu: usize) -> (u64, u64) {
@@ -178,15 +180,14 @@ extern "C" fn pecan_x86_ap_main(cpu: usize) -> ! {
     lapic::enable();
     lapic::start_timer_secondary();
     ONLINE.fetch_add(1, Ordering::Release);
-    idle()
-}
-
-/// A secondary CPU's idle loop: interrupts on, `hlt` until the next one (its tick, an
-/// IPI), which `trap.rs` handles without the kernel.
-fn idle() -> ! {
-    loop {
+    // Until the kernel runs (or for ever, in a boot self-test): interrupts on, `hlt`
+    // until the next one (its tick, an IPI), which `trap.rs` handles without the kernel.
+    while !resume::started() {
         x86_64::instructions::interrupts::enable_and_hlt();
     }
+    // Then this CPU runs threads: the kernel's idle loop, whose interrupts are events.
+    x86_64::instructions::interrupts::disable();
+    resume::resume(pecan_kernel::Resume::Idle)
 }
 
 /// CPUs running the kernel.
@@ -254,7 +255,9 @@ pub fn shootdown(targets: CpuSet, f: Flush) {
 pub fn on_ipi(v: u8) -> bool {
     let me = percpu::cpu_id();
     match v {
-        VECTOR_IPI_WAKE => {}
+        VECTOR_IPI_WAKE => {
+            KICKS[me].serve(leave_user);
+        }
         VECTOR_IPI_SHOOTDOWN => {
             SHOOTDOWN.serve(me, flush_local);
         }
@@ -305,4 +308,24 @@ pub fn serve() {
     let me = percpu::cpu_id();
     SHOOTDOWN.serve(me, flush_local);
     CALLS[me].serve(remote_op);
+    KICKS[me].serve(leave_user);
+}
+
+/// A kick's work on its target: the user address space goes (the kernel root is loaded).
+fn leave_user() {
+    X86Mmu.deactivate();
+}
+
+/// `Hal::kick`: interrupts CPU `cpu` (`Wake`) and waits, serving this CPU's own requests,
+/// until it has left user mode (nothing for this CPU or one that does not run).
+pub fn kick(cpu: usize) {
+    if cpu >= online() || cpu == percpu::cpu_id() {
+        return;
+    }
+    let n = KICKS[cpu].request();
+    send(IpiTarget::Cpu(cpu), Ipi::Wake);
+    while !KICKS[cpu].done(n) {
+        serve();
+        core::hint::spin_loop();
+    }
 }

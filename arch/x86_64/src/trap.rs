@@ -82,6 +82,12 @@ fn report(i: Interrupt) -> Option<Resume<crate::context::Context>> {
             lapic::eoi();
             Some(r)
         }
+        Interrupt::Ipi(v) if v == VECTOR_IPI_WAKE && resume::started() => {
+            // Something to run here, a migration or a stop: the kernel reschedules.
+            smp::on_ipi(v);
+            lapic::eoi();
+            Some(resume::dispatch(Event::Wake))
+        }
         Interrupt::Ipi(v) => {
             smp::on_ipi(v);
             lapic::eoi();
@@ -129,7 +135,7 @@ extern "C" fn pecan_trap(f: &mut TrapFrame) {
     match interrupt(v) {
         // The idle loop woke up: the interrupt is an event, and the kernel says where to
         // go (this never returns to the loop's frame).
-        Some(i @ (Interrupt::Timer | Interrupt::Line(_))) if idle => {
+        Some(i @ (Interrupt::Timer | Interrupt::Line(_) | Interrupt::Ipi(VECTOR_IPI_WAKE))) if idle => {
             let r = report(i).unwrap_or(Resume::Idle);
             resume::resume(r)
         }
@@ -137,8 +143,8 @@ extern "C" fn pecan_trap(f: &mut TrapFrame) {
             smp::count_tick();
             lapic::eoi();
         }
-        // An IPI never needs the kernel (yet): handled here, also in the idle loop, which
-        // it leaves waiting.
+        // Another IPI never needs the kernel: handled here, also in the idle loop, which it
+        // leaves waiting.
         Some(Interrupt::Ipi(v)) => {
             smp::on_ipi(v);
             lapic::eoi();

@@ -46,6 +46,11 @@ pub struct Counters {
     /// Kernel entries the core saw: system calls, timer ticks, device interrupts, user
     /// faults (an arch's private traps, such as the lazy FP/SIMD switch, are not counted).
     pub exceptions: u64,
+    /// `Wake` IPIs sent (a thread became ready on another CPU and outranks what runs
+    /// there). Not in `Machine::COUNTERS`.
+    pub ipis: u64,
+    /// Threads moved to another CPU's ready lists. Not in `Machine::COUNTERS`.
+    pub migrations: u64,
 }
 
 /// Number of words `Machine::COUNTERS` returns.

@@ -48,10 +48,13 @@ impl<H: Hal> Kernel<H> {
         for i in attached {
             self.detach_irq(i);
         }
-        self.sched.dequeue(&mut self.threads, t);
+        // Running on another CPU: stopped there first.
+        self.stop_remote(t);
+        let cpu = self.cpu_of(t);
+        self.percpu[cpu].sched.dequeue(&mut self.threads, t);
         self.wheel.disarm(&mut self.threads, t);
-        if self.sched.current.get() == Some(t) {
-            self.sched.current = crate::obj::OptHandle::NONE;
+        if self.percpu[cpu].sched.current.get() == Some(t) {
+            self.percpu[cpu].sched.current = crate::obj::OptHandle::NONE;
         }
         let Some(tcb) = self.threads.remove(t) else { return Err(Error::StaleCap) };
         let mut flush = Flush::default();
@@ -98,9 +101,16 @@ impl<H: Hal> Kernel<H> {
             }
         }
         self.apply_flush(flush);
-        if self.active_task.get() == Some(t) {
+        if self.percpu[self.cpu].active_task.get() == Some(t) {
             self.hal.mmu().deactivate();
-            self.active_task = crate::obj::OptHandle::NONE;
+            self.percpu[self.cpu].active_task = crate::obj::OptHandle::NONE;
+        }
+        // Another CPU with the space loaded (its thread just deleted, or idle since) lets
+        // it go before the tables are freed.
+        for cpu in 0..self.percpu.len() {
+            if cpu != self.cpu && self.percpu[cpu].active_task.get() == Some(t) {
+                self.kick(cpu);
+            }
         }
         self.window_release(t);
         let Some(task) = self.tasks.remove(t) else { return Err(Error::StaleCap) };

@@ -23,7 +23,9 @@
 //!   thread's reply (same call number) from a system call (a kernel-made fault message
 //!   needs the fault-reply path), or a sender is queued or an IRQ pending for us (the
 //!   wait would not block);
-//! - the partner would lose to a ready thread of higher priority (no direct switch).
+//! - the partner would lose to a ready thread of higher priority (no direct switch);
+//! - the partner runs on another CPU (`Tcb::cpu` differs; the running thread's TCB names
+//!   this CPU, so no per-CPU lookup is needed): cross-CPU IPC takes the general path.
 //!
 //! Every lookup on the way is an array index with a generation check (selector → slot
 //! → gate → thread), with no list walk; both threads are fetched and checked in one
@@ -33,13 +35,9 @@
 //! The caller is not linked into any list while it waits for the reply (`State::WaitReply`
 //! names the callee; deleting the callee scans the thread table). The switch is direct,
 //! donating the time slice, with no ready-queue operation under lazy queues; the address
-//! space is switched only when the task differs, with its ASID (no TLB flush).
-//!
-//! Threads all run on one CPU for now. The place for SMP is marked `SMP:` in both
-//! slow words: a CPU field in the TCB, and `(partner.cpu != me.cpu)` or-ed in (the
-//! running thread's TCB names this CPU, so no per-CPU lookup is needed); a partner on
-//! another CPU then takes the general path (cross-CPU IPC). Measured as an experiment
-//! (x86_64): 9 guest instructions more per round trip (docs/fastpath.md).
+//! space is switched only when the task differs, with its ASID (no TLB flush). The
+//! scheduler and loaded space are this CPU's (`Kernel::percpu[Kernel::cpu]`, the CPU read
+//! from `Hal::cpu_id` first).
 
 use pecan_abi::{CapRights, Control, REG_MRS, Status, Sys, Timeout};
 use pecan_hal::{Asid, Hal, Mmu, UserContext};
@@ -92,7 +90,8 @@ impl<H: Hal> Kernel<H> {
         if !ON {
             return None;
         }
-        let me = self.sched.current.get()?;
+        self.enter();
+        let me = self.percpu[self.cpu].sched.current.get()?;
         let control = self.threads.get(me)?.ctx.sys_control();
         let next = if control == CALL {
             self.fast_call(me)
@@ -114,7 +113,7 @@ impl<H: Hal> Kernel<H> {
     /// `Null`: the results, and back to the same thread.
     #[inline(always)]
     fn fast_null(&mut self, me: Handle) -> Option<*mut H::Context> {
-        let need_resched = self.sched.need_resched;
+        let need_resched = self.percpu[self.cpu].sched.need_resched;
         let t = self.threads.get_mut(me)?;
         if need_resched | (t.resources != 0) {
             return None;
@@ -137,7 +136,7 @@ impl<H: Hal> Kernel<H> {
         let send = rights.contains(CapRights::SEND);
         let g = self.gates.get(gate)?;
         let (r, label) = (g.receiver.get()?, g.label);
-        let top = self.sched.top();
+        let top = self.percpu[self.cpu].sched.top();
         // Both threads at once, each checked once (the receiver's generation included).
         let (st, rt) = self.threads.pair_mut(s, r)?;
         let waits = match rt.state {
@@ -151,8 +150,8 @@ impl<H: Hal> Kernel<H> {
             | tag_slow(tag) as u32
             | !send as u32
             | !waits as u32
-            | (rt.prio < top) as u32;
-        // SMP: `| (rt.cpu != st.cpu) as u32` (the receiver runs on another CPU).
+            | (rt.prio < top) as u32
+            | (rt.cpu != st.cpu) as u32;
         if slow != 0 {
             return None;
         }
@@ -169,7 +168,7 @@ impl<H: Hal> Kernel<H> {
         rt.block_epoch += 1;
         let (task, space, next) = (rt.task, rt.space, &raw mut rt.ctx);
         bump(&mut self.counters.messages);
-        self.sched.blocked(&mut self.threads, s);
+        self.percpu[self.cpu].sched.blocked(&mut self.threads, s);
         self.fast_handoff(r);
         self.fast_activate(r, task, space);
         Some(next)
@@ -181,7 +180,7 @@ impl<H: Hal> Kernel<H> {
     fn fast_reply_wait(&mut self, r: Handle) -> Option<*mut H::Context> {
         // No reply capability: the general path's error.
         let (s, n) = self.threads.get(r)?.reply_to.get()?;
-        let top = self.sched.top();
+        let top = self.percpu[self.cpu].sched.top();
         let (rt, st) = self.threads.pair_mut(r, s)?;
         let tag = rt.ctx.sys_tag();
         // A `matches!`, not `==`: the derived `PartialEq` of `State` is not inlined.
@@ -193,8 +192,8 @@ impl<H: Hal> Kernel<H> {
             | tag_slow(tag) as u32
             | !caller_waits as u32
             | !nothing_queued as u32
-            | (st.prio < top) as u32;
-        // SMP: `| (st.cpu != rt.cpu) as u32` (the caller runs on another CPU).
+            | (st.prio < top) as u32
+            | (rt.cpu != st.cpu) as u32;
         if slow != 0 {
             return None;
         }
@@ -210,7 +209,7 @@ impl<H: Hal> Kernel<H> {
         st.block_epoch += 1;
         let (task, space, next) = (st.task, st.space, &raw mut st.ctx);
         bump(&mut self.counters.messages);
-        self.sched.blocked(&mut self.threads, r);
+        self.percpu[self.cpu].sched.blocked(&mut self.threads, r);
         self.fast_handoff(s);
         self.fast_activate(s, task, space);
         Some(next)
@@ -223,10 +222,10 @@ impl<H: Hal> Kernel<H> {
         bump(&mut self.counters.handoffs);
         if cfg!(feature = "direct-switch") {
             if !crate::sched::LAZY {
-                self.sched.enqueue(&mut self.threads, partner);
+                self.percpu[self.cpu].sched.enqueue(&mut self.threads, partner);
             }
-            self.sched.current = partner.into();
-            self.sched.need_resched = false;
+            self.percpu[self.cpu].sched.current = partner.into();
+            self.percpu[self.cpu].sched.need_resched = false;
             bump(&mut self.counters.direct_switches);
         } else {
             self.handoff_dispatched(partner);
@@ -239,7 +238,7 @@ impl<H: Hal> Kernel<H> {
     /// (which may allocate an ASID or flush) runs and the cache is refilled.
     #[inline(always)]
     fn fast_activate(&mut self, thread: Handle, task: Handle, space: SpaceCache) {
-        if self.active_task.get() == Some(task) {
+        if self.percpu[self.cpu].active_task.get() == Some(task) {
             return;
         }
         if space.generation == self.asids.generation() {
@@ -251,7 +250,7 @@ impl<H: Hal> Kernel<H> {
             if untagged {
                 bump(&mut self.counters.tlb_flushes);
             }
-            self.active_task = task.into();
+            self.percpu[self.cpu].active_task = task.into();
             return;
         }
         self.activate_and_cache(thread, task);

@@ -17,7 +17,9 @@ use crate::thread::{KernelMsg, Source, State};
 impl<H: Hal> Kernel<H> {
     /// The running thread faulted in user mode.
     pub fn user_fault(&mut self, info: FaultInfo) {
-        let Some(cur) = self.sched.current.get() else { return };
+        self.enter();
+        // Stopped by another CPU meanwhile: the fault comes again when it runs.
+        let Some(cur) = self.percpu[self.cpu].sched.current.get() else { return self.schedule() };
         crate::counters::bump(&mut self.counters.exceptions);
         crate::counters::bump(&mut self.counters.faults);
         let Some(t) = self.threads.get(cur) else { return };

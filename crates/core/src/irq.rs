@@ -13,6 +13,7 @@ use crate::thread::{Filter, State};
 impl<H: Hal> Kernel<H> {
     /// A hardware interrupt on `line`.
     pub fn interrupt(&mut self, line: u32) {
+        self.enter();
         crate::counters::bump(&mut self.counters.exceptions);
         self.hal.irq().mask(line);
         if let Some(Some(i)) = self.hw_irqs.get(line as usize).copied() {

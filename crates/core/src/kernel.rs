@@ -16,7 +16,7 @@ use crate::obj::gate::Gate;
 use crate::obj::irq::Irq;
 use crate::obj::task::Task;
 use crate::obj::{Cap, Handle, ObjRef, Table};
-use crate::sched::Scheduler;
+use crate::percpu::PerCpus;
 use crate::thread::{State, Tcb};
 use crate::timeout::Wheel;
 
@@ -80,16 +80,17 @@ pub struct Kernel<H: Hal> {
     pub tasks: Table<Task>,
     /// Gates.
     pub gates: Table<Gate>,
-    /// The task whose address space is loaded.
-    pub active_task: crate::obj::OptHandle,
+    /// The CPU this kernel entry runs on (`Hal::cpu_id`, read by every entry point):
+    /// the index into `percpu`.
+    pub cpu: usize,
+    /// Per CPU: the loaded address space, the ready lists and the running thread.
+    pub percpu: PerCpus,
     /// ASID/PCID allocation.
     pub asids: AsidAllocator,
     /// Event counters.
     pub counters: Counters,
     /// The hardware.
     pub hal: H,
-    /// Ready lists and the running thread.
-    pub sched: Scheduler,
     /// IRQ objects.
     pub irqs: Table<Irq>,
     /// Factories.
@@ -122,6 +123,7 @@ impl<H: Hal> Kernel<H> {
     /// A kernel with empty tables, owning the kernel frames of `frames`.
     pub fn new(mut hal: H, config: Config, frames: FreeList) -> Option<Self> {
         let tick_hz = hal.timer().tick_hz().max(1);
+        let cpus = hal.cpus_online().clamp(1, pecan_hal::smp::MAX_CPUS);
         // Without the `asid` feature address spaces run untagged: every switch flushes.
         let asids = AsidAllocator::new(if cfg!(feature = "asid") { hal.mmu().asid_count() } else { 0 });
         let mut factories = Table::with_capacity(config.max_factories)?;
@@ -135,11 +137,11 @@ impl<H: Hal> Kernel<H> {
             irqs: Table::with_capacity(config.max_irqs)?,
             factories,
             mdb: Mdb::new(config.max_nodes),
-            sched: Scheduler::new(),
             wheel: Wheel::new(),
             frames,
             asids,
-            active_task: crate::obj::OptHandle::NONE,
+            cpu: 0,
+            percpu: PerCpus::new(cpus),
             hw_irqs: alloc::vec![None; config.irq_lines as usize],
             root_regions: Vec::new(),
             root_task: None,
@@ -147,21 +149,31 @@ impl<H: Hal> Kernel<H> {
             counters: Counters::default(),
             exit_request: None,
             tick_hz,
-            cpus: 1,
+            cpus,
             long: Default::default(),
         })
+    }
+
+    /// This CPU's ready lists and running thread.
+    pub fn sched(&self) -> &crate::sched::Scheduler {
+        &self.percpu[self.cpu].sched
+    }
+
+    /// The task whose address space this CPU has loaded.
+    pub fn active_task(&self) -> Option<Handle> {
+        self.percpu[self.cpu].active_task.get()
     }
 
     /// The running thread.
     #[inline(always)]
     pub fn current(&self) -> Option<Handle> {
-        self.sched.current.get()
+        self.percpu[self.cpu].sched.current.get()
     }
 
     /// The saved registers of the running thread (the arch restores them on exit).
     #[inline(always)]
     pub fn current_context(&mut self) -> Option<&mut H::Context> {
-        let c = self.sched.current.get()?;
+        let c = self.percpu[self.cpu].sched.current.get()?;
         self.threads.get_mut(c).map(|t| &mut t.ctx)
     }
 
@@ -240,46 +252,151 @@ impl<H: Hal> Kernel<H> {
 
     // ---- scheduling ----------------------------------------------------------------------
 
-    /// Marks `h` ready and puts it at the end of its ready list; asks for a reschedule if it
-    /// outranks the running thread.
+    /// Marks `h` ready and puts it at the end of its CPU's ready list; asks that CPU for
+    /// a reschedule if it outranks the thread running there (another CPU by a `Wake`
+    /// IPI, which its arch turns into [`Kernel::reschedule`]). A thread with a migration
+    /// pending moves to its new CPU first.
     pub fn wake(&mut self, h: Handle) {
         let Some(t) = self.threads.get_mut(h) else { return };
         t.state = State::Ready;
         t.block_epoch += 1;
         let prio = t.prio;
+        if t.next_cpu != t.cpu {
+            self.move_queue(h);
+        }
+        let cpu = self.cpu_of(h);
+        let q = &mut self.percpu[cpu].sched;
         // A woken thread goes to the tail, whether or not lazy queues left it linked.
-        self.sched.dequeue(&mut self.threads, h);
-        self.sched.enqueue(&mut self.threads, h);
-        let cur_prio = self.sched.current.get().and_then(|c| self.threads.get(c)).map(|c| c.prio);
+        q.dequeue(&mut self.threads, h);
+        q.enqueue(&mut self.threads, h);
+        let cur_prio = q.current.get().and_then(|c| self.threads.get(c)).map(|c| c.prio);
         if cur_prio.is_none_or(|p| prio > p) {
-            self.sched.need_resched = true;
+            self.resched_cpu(cpu);
         }
     }
 
-    /// Records that `h` (which was running or ready) now blocks in `state`.
+    /// Asks CPU `cpu` to reconsider what it runs: this CPU at the end of the entry, another
+    /// by a `Wake` IPI (sent once until it reschedules).
+    pub fn resched_cpu(&mut self, cpu: usize) {
+        let q = &mut self.percpu[cpu].sched;
+        let first = !q.need_resched;
+        q.need_resched = true;
+        if cpu != self.cpu && first {
+            crate::counters::bump(&mut self.counters.ipis);
+            self.hal.send_ipi(pecan_hal::IpiTarget::Cpu(cpu), pecan_hal::Ipi::Wake);
+        }
+    }
+
+    /// The CPU whose ready lists hold `h` (where it runs or will run).
+    #[inline(always)]
+    pub fn cpu_of(&self, h: Handle) -> usize {
+        self.threads.get(h).map_or(self.cpu, |t| (t.cpu as usize).min(self.percpu.len() - 1))
+    }
+
+    /// The CPU `h` runs on right now, if it is the running thread of a CPU other than this
+    /// one (there it may be in user mode).
+    pub fn running_elsewhere(&self, h: Handle) -> Option<usize> {
+        let cpu = self.cpu_of(h);
+        (cpu != self.cpu && self.percpu[cpu].sched.current.get() == Some(h)).then_some(cpu)
+    }
+
+    /// Makes sure `h` is not in user mode on another CPU: if it runs on one, that CPU is
+    /// kicked into the kernel (`Hal::kick`: its registers are saved, its user address
+    /// space unloaded) before this returns; it then waits for the kernel lock and
+    /// reschedules.
+    /// Its CPU forgets it as its running thread (a ready thread goes to the front of that
+    /// CPU's list) and records it as stopped: if the entry the kick caused is a system
+    /// call of the thread, the call is dropped (see [`Kernel::syscall_general`]).
+    pub fn stop_remote(&mut self, h: Handle) {
+        let Some(cpu) = self.running_elsewhere(h) else { return };
+        self.kick(cpu);
+        let q = &mut self.percpu[cpu];
+        q.sched.current = crate::obj::OptHandle::NONE;
+        q.stopped = Some(h);
+        if self.threads.get(h).is_some_and(|t| t.state == State::Ready) {
+            q.sched.enqueue_front(&mut self.threads, h);
+        }
+    }
+
+    /// Kicks CPU `cpu` out of user mode (see [`Kernel::stop_remote`]).
+    pub fn kick(&mut self, cpu: usize) {
+        self.hal.kick(cpu);
+        self.percpu[cpu].active_task = crate::obj::OptHandle::NONE;
+        self.percpu[cpu].sched.need_resched = true;
+    }
+
+    /// Moves `h`, which runs nowhere, from the ready lists of its CPU to those of its
+    /// `next_cpu` (the state it is in stays; a ready thread is queued at the tail there).
+    fn move_queue(&mut self, h: Handle) {
+        let old = self.cpu_of(h);
+        self.percpu[old].sched.dequeue(&mut self.threads, h);
+        let Some(t) = self.threads.get_mut(h) else { return };
+        t.cpu = t.next_cpu;
+        crate::counters::bump(&mut self.counters.migrations);
+    }
+
+    /// Moves thread `h` to CPU `cpu` (its affinity): a thread that runs nowhere moves now
+    /// (a ready one to the tail of the new CPU's list, which is asked to reschedule if it
+    /// outranks what runs there); a running one moves when its CPU next schedules
+    /// (that CPU is asked to, by IPI if it is another).
+    pub fn set_cpu(&mut self, h: Handle, cpu: usize) {
+        let Some(t) = self.threads.get_mut(h) else { return };
+        t.next_cpu = cpu as u32;
+        let home = (t.cpu as usize).min(self.percpu.len() - 1);
+        if home == cpu {
+            return;
+        }
+        if self.percpu[home].sched.current.get() == Some(h) {
+            self.resched_cpu(home);
+            return;
+        }
+        let ready = self.threads.get(h).is_some_and(|t| t.state == State::Ready);
+        self.move_queue(h);
+        if ready {
+            if let Some(t) = self.threads.get_mut(h) {
+                t.block_epoch = t.block_epoch.wrapping_sub(1);
+            }
+            self.wake(h);
+        }
+    }
+
+    /// Records that `h` (which was running or ready) now blocks in `state`. A thread
+    /// running on another CPU is stopped there first.
     pub fn block(&mut self, h: Handle, state: State) {
+        self.stop_remote(h);
+        let cpu = self.cpu_of(h);
         let Some(t) = self.threads.get_mut(h) else { return };
         t.state = state;
         t.block_epoch += 1;
-        self.sched.blocked(&mut self.threads, h);
+        self.percpu[cpu].sched.blocked(&mut self.threads, h);
     }
 
     /// Hands the CPU from the running thread, which just blocked, to `partner`, which just
     /// became ready through a call or reply (seed 003, direct process switch with time-slice
     /// donation). The partner runs if nothing of higher priority is ready; the result is the
-    /// same with or without the `direct-switch` feature.
+    /// same with or without the `direct-switch` feature. A partner on another CPU is woken
+    /// there, and this CPU's dispatcher chooses.
     pub fn handoff(&mut self, partner: Handle) {
         let Some(p) = self.threads.get_mut(partner) else { return };
+        if p.cpu as usize != self.cpu || p.next_cpu != p.cpu {
+            self.wake(partner);
+            let q = &mut self.percpu[self.cpu].sched;
+            q.current = q.pick(&mut self.threads).into();
+            q.need_resched = false;
+            self.reset_slice();
+            return;
+        }
         p.state = State::Ready;
         p.block_epoch += 1;
         let prio = p.prio;
         crate::counters::bump(&mut self.counters.handoffs);
-        if cfg!(feature = "direct-switch") && self.sched.highest().is_none_or(|h| prio >= h) {
+        let q = &mut self.percpu[self.cpu].sched;
+        if cfg!(feature = "direct-switch") && q.highest().is_none_or(|h| prio >= h) {
             if !crate::sched::LAZY {
-                self.sched.enqueue(&mut self.threads, partner);
+                q.enqueue(&mut self.threads, partner);
             }
-            self.sched.current = partner.into();
-            self.sched.need_resched = false;
+            q.current = partner.into();
+            q.need_resched = false;
             crate::counters::bump(&mut self.counters.direct_switches);
             return;
         }
@@ -289,44 +406,85 @@ impl<H: Hal> Kernel<H> {
     /// The handoff without a direct switch: the partner goes first among its priority and
     /// the dispatcher chooses (it picks the partner whenever a direct switch would have).
     pub(crate) fn handoff_dispatched(&mut self, partner: Handle) {
-        self.sched.enqueue_front(&mut self.threads, partner);
-        let slice = self.sched.slice_left;
-        self.sched.current = self.sched.pick(&mut self.threads).into();
-        if self.sched.current.get() == Some(partner) {
-            self.sched.slice_left = slice;
+        let q = &mut self.percpu[self.cpu].sched;
+        q.enqueue_front(&mut self.threads, partner);
+        let slice = q.slice_left;
+        q.current = q.pick(&mut self.threads).into();
+        if q.current.get() == Some(partner) {
+            q.slice_left = slice;
         } else {
             self.reset_slice();
         }
-        self.sched.need_resched = false;
+        self.percpu[self.cpu].sched.need_resched = false;
     }
 
     fn reset_slice(&mut self) {
-        self.sched.slice_left =
-            self.sched.current.get().and_then(|c| self.threads.get(c)).map_or(0, |t| t.timeslice);
+        let q = &mut self.percpu[self.cpu].sched;
+        q.slice_left = q.current.get().and_then(|c| self.threads.get(c)).map_or(0, |t| t.timeslice);
+    }
+
+    /// Reads this CPU's index from the HAL: every entry point of the core calls it first.
+    #[inline(always)]
+    pub fn enter(&mut self) {
+        let cpu = self.hal.cpu_id();
+        self.cpu = if cpu < self.percpu.len() { cpu } else { 0 };
+    }
+
+    /// A `Wake` IPI reached this CPU: something became ready here (or its running thread
+    /// must migrate, or stop); the dispatcher reconsiders.
+    pub fn reschedule(&mut self) {
+        self.enter();
+        crate::counters::bump(&mut self.counters.exceptions);
+        self.schedule();
     }
 
     /// The scheduling decision at the end of a kernel entry: keep the running thread unless
-    /// it blocked or something of higher priority became ready.
+    /// it blocked, something of higher priority became ready, or it must move to another
+    /// CPU (it goes to that CPU's list).
     pub fn schedule(&mut self) {
-        let cur = self.sched.current.get();
+        let me = self.cpu;
+        let cur = self.percpu[me].sched.current.get();
         if let Some(c) = cur
-            && self.threads.get(c).is_some_and(|t| t.state == State::Ready)
+            && let Some(t) = self.threads.get(c)
+            && t.state == State::Ready
         {
-            if !self.sched.need_resched {
+            if t.cpu as usize != me {
+                // Moved to another CPU's lists while this one was stopping it.
+                let q = &mut self.percpu[me].sched;
+                q.current = q.pick(&mut self.threads).into();
+                q.need_resched = false;
+                return self.reset_slice();
+            }
+            if t.next_cpu != t.cpu {
+                // Migrating: this CPU lets it go (its registers are saved) and picks.
+                self.percpu[me].sched.current = crate::obj::OptHandle::NONE;
+                self.percpu[me].sched.need_resched = false;
+                if let Some(t) = self.threads.get_mut(c) {
+                    t.block_epoch = t.block_epoch.wrapping_sub(1);
+                }
+                self.wake(c);
+                let q = &mut self.percpu[me].sched;
+                q.current = q.pick(&mut self.threads).into();
+                self.reset_slice();
                 return;
             }
-            self.sched.need_resched = false;
-            let prio = self.threads.get(c).map_or(0, |t| t.prio);
-            if self.sched.highest().is_none_or(|h| h <= prio) {
+            let prio = t.prio;
+            let q = &mut self.percpu[me].sched;
+            if !q.need_resched {
+                return;
+            }
+            q.need_resched = false;
+            if q.highest().is_none_or(|h| h <= prio) {
                 return;
             }
             // Preempted: it resumes first among its priority.
-            self.sched.enqueue_front(&mut self.threads, c);
+            q.enqueue_front(&mut self.threads, c);
             crate::counters::bump(&mut self.counters.preemptions);
         }
-        self.sched.need_resched = false;
-        self.sched.current = self.sched.pick(&mut self.threads).into();
-        if self.sched.current.get() != cur {
+        let q = &mut self.percpu[me].sched;
+        q.need_resched = false;
+        q.current = q.pick(&mut self.threads).into();
+        if q.current.get() != cur {
             self.reset_slice();
         }
     }
@@ -334,12 +492,18 @@ impl<H: Hal> Kernel<H> {
     /// Round robin: the running thread goes to the end of its list and the dispatcher
     /// chooses (end of a time slice, or `Yield`).
     pub fn rotate_current(&mut self) {
-        if let Some(c) = self.sched.current.get()
-            && self.threads.get(c).is_some_and(|t| t.state == State::Ready)
+        let q = &mut self.percpu[self.cpu].sched;
+        if let Some(c) = q.current.get()
+            && self.threads.get(c).is_some_and(|t| t.state == State::Ready && t.next_cpu == t.cpu)
         {
-            self.sched.rotate(&mut self.threads, c);
+            q.rotate(&mut self.threads, c);
         }
-        self.sched.current = self.sched.pick(&mut self.threads).into();
+        if q.current.get().and_then(|c| self.threads.get(c)).is_some_and(|t| t.next_cpu != t.cpu) {
+            // A migration pending: `schedule` moves it.
+            q.need_resched = true;
+            return self.schedule();
+        }
+        q.current = q.pick(&mut self.threads).into();
         self.reset_slice();
     }
 
@@ -353,9 +517,9 @@ impl<H: Hal> Kernel<H> {
             // One load and branch on the general path (`ipc/longipc.rs`).
             return self.prepare_return_long();
         }
-        let cur = self.sched.current.get()?;
+        let cur = self.percpu[self.cpu].sched.current.get()?;
         let task = self.threads.get(cur)?.task;
-        if self.active_task.get() != Some(task) {
+        if self.percpu[self.cpu].active_task.get() != Some(task) {
             self.activate(task);
         }
         Some(cur)
@@ -377,7 +541,7 @@ impl<H: Hal> Kernel<H> {
             // A recycled ASID, or untagged: loading the root drops the old translations.
             crate::counters::bump(&mut self.counters.tlb_flushes);
         }
-        self.active_task = task.into();
+        self.percpu[self.cpu].active_task = task.into();
     }
 
     /// [`Kernel::activate`], then records the address space in `thread`'s cache for the

@@ -13,8 +13,11 @@
 //! tests in `pecan-kernel`, which may read memory) write values through safe Rust and read
 //! them back at these offsets.
 //!
-//! Offsets into the kernel are from the start of [`Kernel`]; into a thread, from the
-//! start of its [`Tcb`] (the table slot's object, `THREAD_SLOT_VALUE` past the slot).
+//! Offsets into the kernel are from the start of [`Kernel`]; into a CPU's core state (the
+//! running thread, `need_resched`, the top priority, the loaded task), from the start of
+//! that CPU's [`PerCpu`] (`PERCPU_BASE` holds CPU 0's address, `PERCPU_SIZE` apart); into
+//! a thread, from the start of its [`Tcb`] (the table slot's object, `THREAD_SLOT_VALUE`
+//! past the slot).
 
 use core::marker::PhantomData;
 use core::mem::{align_of, offset_of, size_of};
@@ -29,6 +32,7 @@ use crate::obj::cap::{Cap, CapSlot, CapSpace, Entry, ObjRef};
 use crate::obj::gate::Gate;
 use crate::obj::table::{Handle, Table};
 use crate::obj::task::Task;
+use crate::percpu::{PerCpu, PerCpus};
 use crate::sched::Scheduler;
 use crate::thread::{Filter, Reply, SpaceCache, State, Tcb};
 
@@ -209,16 +213,23 @@ impl<H: Hal> Layout<H> {
     /// The [`Gate`] in its slot.
     pub const GATE_SLOT_VALUE: usize = Table::<Gate>::SLOT_VALUE;
 
-    /// The task whose address space is loaded (a handle, generation 0: none), in the kernel.
-    pub const ACTIVE_TASK: usize = offset_of!(Kernel<H>, active_task);
+    /// The address of CPU 0's core state ([`PerCpu`]), in the kernel: CPU `i`'s is at
+    /// that address plus `i * PERCPU_SIZE` (`i` = `Hal::cpu_id`).
+    pub const PERCPU_BASE: usize = offset_of!(Kernel<H>, percpu) + PerCpus::BASE_OFFSET;
+    /// Bytes from one CPU's core state to the next.
+    pub const PERCPU_SIZE: usize = PerCpus::SIZE;
+    /// The task whose address space this CPU loaded (a handle, generation 0: none), in the
+    /// CPU's [`PerCpu`].
+    pub const ACTIVE_TASK: usize = offset_of!(PerCpu, active_task);
     /// The ASID allocator's generation (a `u64`), in the kernel.
     pub const ASID_GENERATION: usize = offset_of!(Kernel<H>, asids) + AsidAllocator::GENERATION_OFFSET;
-    /// The running thread (a handle), in the kernel.
-    pub const CURRENT: usize = offset_of!(Kernel<H>, sched) + offset_of!(Scheduler, current);
-    /// `need_resched` (a `bool`), in the kernel.
-    pub const NEED_RESCHED: usize = offset_of!(Kernel<H>, sched) + offset_of!(Scheduler, need_resched);
-    /// The highest priority with a non-empty ready list (a `u8`), in the kernel.
-    pub const TOP: usize = offset_of!(Kernel<H>, sched) + offset_of!(Scheduler, top);
+    /// This CPU's running thread (a handle), in the CPU's [`PerCpu`].
+    pub const CURRENT: usize = offset_of!(PerCpu, sched) + offset_of!(Scheduler, current);
+    /// This CPU's `need_resched` (a `bool`), in the CPU's [`PerCpu`].
+    pub const NEED_RESCHED: usize = offset_of!(PerCpu, sched) + offset_of!(Scheduler, need_resched);
+    /// The highest priority with a non-empty ready list of this CPU (a `u8`), in the CPU's
+    /// [`PerCpu`].
+    pub const TOP: usize = offset_of!(PerCpu, sched) + offset_of!(Scheduler, top);
     /// The event counters (`u64` each, [`Counters`]), in the kernel.
     pub const COUNTERS: usize = offset_of!(Kernel<H>, counters);
 

@@ -25,6 +25,7 @@ pub mod layout;
 pub mod list;
 pub mod mdb;
 pub mod obj;
+pub mod percpu;
 pub mod sched;
 pub mod thread;
 pub mod time;

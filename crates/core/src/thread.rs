@@ -173,8 +173,9 @@ pub struct Tcb<C> {
     /// Resource bits ([`resources`]): non-zero sends every system call of the thread to
     /// the general path.
     pub resources: u32,
-    /// The CPU the thread runs on (its home CPU; index into the kernel's CPU list). All
-    /// threads run on CPU 0 until threads on every CPU arrive (issue 7, `docs/smp.md`).
+    /// The CPU the thread runs on: the CPU whose ready lists hold it (index into
+    /// `Kernel::percpu`). Set at creation to the creator's CPU; the fast path refuses a
+    /// partner whose CPU is not the caller's.
     pub cpu: u32,
     /// Advanced whenever the thread blocks or wakes: a wheel entry is live only while it
     /// matches `timeout_epoch`.
@@ -215,6 +216,9 @@ pub struct Tcb<C> {
     pub xfer: Option<alloc::boxed::Box<crate::ipc::longipc::Xfer>>,
     /// The sender of the long IPC this thread is receiving, while it is under way.
     pub xfer_sender: Option<Handle>,
+    /// The CPU the thread is to run on (its affinity, `SET_AFFINITY`): equal to `cpu`
+    /// except while a running thread waits to migrate at its CPU's next scheduling.
+    pub next_cpu: u32,
 }
 
 impl<C> Tcb<C> {
@@ -247,6 +251,7 @@ impl<C> Tcb<C> {
             charged_to,
             xfer: None,
             xfer_sender: None,
+            next_cpu: 0,
         }
     }
 }

@@ -74,7 +74,7 @@ impl<H: Hal> Kernel<H> {
         for (task, n) in per_task {
             let Some(tk) = self.tasks.get(task) else { continue };
             let live = self.asids.current(&tk.asid);
-            let active = self.active_task.get() == Some(task);
+            let active = self.percpu[self.cpu].active_task.get() == Some(task);
             if !active && live.is_none() {
                 continue;
             }

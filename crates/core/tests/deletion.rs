@@ -258,7 +258,7 @@ fn a_thread_deletes_its_own_task() {
     w.sys(a.h, Sys::Invoke, TTASK, tag(any::DESTROY, 0), &[], NEVER, NEVER);
     assert!(!w.alive(a.h) && !w.alive(b.h));
     assert_eq!(w.cur(), Some(w.root));
-    assert_eq!(w.k.active_task.get(), Some(w.root_task));
+    assert_eq!(w.k.active_task(), Some(w.root_task));
 }
 
 #[test]

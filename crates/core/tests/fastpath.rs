@@ -123,7 +123,7 @@ fn inter_space_round_trips_switch_spaces_without_flushing() {
     }
     assert_eq!(w.k.counters.as_switches - switches, 20, "two address-space switches per round trip");
     let t = w.k.threads.get(c.h).unwrap().task;
-    assert_eq!(w.k.active_task.get(), Some(t));
+    assert_eq!(w.k.active_task(), Some(t));
 }
 
 #[test]
@@ -302,10 +302,10 @@ fn untagged_switches_flush_every_time() {
     for round in 0..4 {
         let (flushes, switches) = (w.k.counters.tlb_flushes, w.k.counters.as_switches);
         expect_fast(&mut w, 1, |w| w.call(c.h, GATE, tag(0, 0), &[]));
-        assert_eq!(w.k.active_task.get(), Some(s_task));
+        assert_eq!(w.k.active_task(), Some(s_task));
         assert_eq!(w.access(s_task, V, true), Ok(pecan_hal::PhysAddr(ram(0x5000))));
         expect_fast(&mut w, 1, |w| w.reply_wait(s.h, tag(0, 0), &[]));
-        assert_eq!(w.k.active_task.get(), Some(c_task));
+        assert_eq!(w.k.active_task(), Some(c_task));
         assert_eq!(w.access(c_task, V, true), Ok(pecan_hal::PhysAddr(ram(0x6000))));
         assert_eq!(w.k.counters.as_switches - switches, 2, "round {round}");
         assert_eq!(w.k.counters.tlb_flushes - flushes, 2, "round {round}: every untagged switch flushes");
@@ -327,13 +327,13 @@ fn asid_rollover_refreshes_the_cached_space() {
     for _ in 0..4 {
         let rollovers = w.k.asids.generation();
         expect_fast(&mut w, 1, |w| w.call(c.h, GATE, tag(0, 0), &[]));
-        assert_eq!(w.k.active_task.get(), Some(s_task));
+        assert_eq!(w.k.active_task(), Some(s_task));
         if w.k.asids.tagged() {
             assert!(w.k.asids.generation() > rollovers, "the switch took the only ASID");
         }
         assert_eq!(w.access(s_task, V, true), Ok(pecan_hal::PhysAddr(ram(0x5000))));
         expect_fast(&mut w, 1, |w| w.reply_wait(s.h, tag(0, 0), &[]));
-        assert_eq!(w.k.active_task.get(), Some(c_task));
+        assert_eq!(w.k.active_task(), Some(c_task));
         assert_eq!(w.access(c_task, V, true), Ok(pecan_hal::PhysAddr(ram(0x6000))));
     }
 }

@@ -107,7 +107,7 @@ fn digest() -> u64 {
             let o = op(&mut r);
             sc.step(&o);
             mix(*sc.trace.last().unwrap() as u64);
-            mix(sc.w.k.sched.slice_left as u64);
+            mix(sc.w.k.sched().slice_left as u64);
         }
         sc.finish();
     }

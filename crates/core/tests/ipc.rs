@@ -269,7 +269,7 @@ fn call_across_address_spaces_switches_and_returns() {
     w.call(a.h, G1, tag(5, 3), &[1, 2, 3]);
     assert_eq!(w.cur(), Some(s.h));
     assert!(w.k.counters.as_switches > switches || !w.counting(), "the server's address space is loaded");
-    assert_eq!(w.k.active_task.get(), Some(w.k.threads.get(s.h).unwrap().task));
+    assert_eq!(w.k.active_task(), Some(w.k.threads.get(s.h).unwrap().task));
     let r = w.ok(s.h);
     assert_eq!((r.label, r.tag.label(), r.words), (0x11, 5, vec![1, 2, 3]));
     w.reply_wait(s.h, tag(6, 2), &[7, 8]);

@@ -79,9 +79,13 @@ fn the_fast_path_layout_reads_what_safe_rust_wrote() {
     w.wait(s.h);
     let gate = w.gate_h(g);
     let k = &w.k as *const _ as usize;
+    // CPU 0's core state, found as the assembly does.
+    let pc: usize = rd::<usize>(k, L::PERCPU_BASE);
+    assert_eq!(pc, w.k.percpu.base());
+    assert_eq!(pc, &w.k.percpu[0] as *const _ as usize);
 
     // The server in an open wait, the client running.
-    assert_eq!(handle(k, L::CURRENT), c.h);
+    assert_eq!(handle(pc, L::CURRENT), c.h);
     let sp = thread(k, s.h);
     assert_eq!(Some(sp), w.k.threads.addr_of(s.h));
     assert_eq!(rd::<u8>(sp, L::TCB_STATE + layout::STATE_TAG), layout::STATE_RECEIVING);
@@ -102,9 +106,9 @@ fn the_fast_path_layout_reads_what_safe_rust_wrote() {
     assert_eq!(rd::<u64>(cp, L::TCB_SPACE_GENERATION), space.generation);
     assert_eq!(rd::<u16>(cp, L::TCB_SPACE_ASID), space.asid);
     assert_eq!(rd::<u64>(k, L::ASID_GENERATION), w.k.asids.generation());
-    assert_eq!(handle(k, L::ACTIVE_TASK), ctask);
-    assert_eq!(rd::<u8>(k, L::TOP), w.k.sched.top());
-    assert!(!rd::<bool>(k, L::NEED_RESCHED));
+    assert_eq!(handle(pc, L::ACTIVE_TASK), ctask);
+    assert_eq!(rd::<u8>(pc, L::TOP), w.k.sched().top());
+    assert!(!rd::<bool>(pc, L::NEED_RESCHED));
 
     // The client's capability: task -> slot -> gate -> receiver.
     let tp = lookup(
@@ -143,7 +147,7 @@ fn the_fast_path_layout_reads_what_safe_rust_wrote() {
     // The call: the client waits for the reply, the server holds its reply capability.
     let epoch = w.k.threads.get(c.h).unwrap().block_epoch;
     w.call(c.h, 10, MsgTag(0), &[]);
-    assert_eq!(handle(k, L::CURRENT), s.h);
+    assert_eq!(handle(pc, L::CURRENT), s.h);
     assert_eq!(rd::<u8>(cp, L::TCB_STATE + layout::STATE_TAG), layout::STATE_WAIT_REPLY);
     assert_eq!(handle(cp, L::TCB_STATE + layout::STATE_CALLEE), s.h);
     assert_eq!(rd::<u8>(cp, L::TCB_STATE + layout::STATE_SOURCE), layout::SOURCE_USER);

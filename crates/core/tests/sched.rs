@@ -64,7 +64,7 @@ fn a_time_slice_can_be_set_in_microseconds() {
     assert_eq!(w.cur(), Some(th[0].h));
     w.tick(10);
     assert_eq!(w.cur(), Some(th[1].h));
-    assert_eq!(w.k.sched.slice_left, 3);
+    assert_eq!(w.k.sched().slice_left, 3);
     w.tick(2);
     assert_eq!(w.cur(), Some(th[1].h));
     w.tick(1);
@@ -167,17 +167,17 @@ fn direct_switch_donates_the_time_slice_both_ways() {
     w.wait(s.h);
     assert_eq!(w.cur(), Some(a.h));
     w.tick(4);
-    assert_eq!(w.k.sched.slice_left, 6);
+    assert_eq!(w.k.sched().slice_left, 6);
     // The call switches straight to the server, ahead of b, on a's remaining slice.
     w.call(a.h, GS, tag(1, 0), &[]);
     assert_eq!(w.cur(), Some(s.h));
-    assert_eq!(w.k.sched.slice_left, 6);
+    assert_eq!(w.k.sched().slice_left, 6);
     w.tick(2);
     assert_eq!(w.cur(), Some(s.h));
     // The reply hands the rest back.
     w.reply_wait(s.h, tag(2, 0), &[]);
     assert_eq!(w.cur(), Some(a.h));
-    assert_eq!(w.k.sched.slice_left, 4);
+    assert_eq!(w.k.sched().slice_left, 4);
     w.tick(3);
     assert_eq!(w.cur(), Some(a.h));
     w.tick(1);

@@ -90,6 +90,13 @@ pub trait Hal {
     /// Sends an inter-processor interrupt (x86_64 local APIC ICR, AArch64 GIC SGI). Does
     /// nothing on one CPU or for a target that is not running.
     fn send_ipi(&mut self, _to: IpiTarget, _kind: Ipi) {}
+    /// Makes CPU `cpu` (not this one) leave user mode and returns once it has: the
+    /// registers of the thread it ran are saved in that thread's context, and the CPU has
+    /// unloaded its user address space (it loads one again only through the core, whose
+    /// lock the caller holds). The core calls it before it changes or frees what a thread
+    /// running there uses (suspension, deletion, new registers, its task's page tables).
+    /// The default is for one CPU: nothing.
+    fn kick(&mut self, _cpu: usize) {}
     /// Makes `flush` take effect on this CPU and on every running CPU of `targets` (the
     /// ones that may hold the translations: all of them for a kernel page, those an
     /// address space ran on for a user page), and returns only once each has (x86_64:

@@ -184,6 +184,47 @@ impl Shootdown {
     }
 }
 
+/// Kicking one CPU out of user mode (`Hal::kick`): the initiator (holding the kernel
+/// lock) takes a request number, interrupts the target and waits until the target has
+/// answered it; the target answers from kernel mode only (its IPI handler entered from
+/// user mode or idle, or any spin loop with interrupts masked), after `leave` unloaded its
+/// user address space. So once [`Kick::done`], the target runs no user code of the
+/// thread it ran, and it cannot run any before it has taken the kernel lock.
+#[derive(Debug, Default)]
+pub struct Kick {
+    asked: AtomicU64,
+    answered: AtomicU64,
+}
+
+impl Kick {
+    /// No request.
+    pub const fn new() -> Self {
+        Kick { asked: AtomicU64::new(0), answered: AtomicU64::new(0) }
+    }
+
+    /// On the initiator: a new request; its number, for [`Kick::done`].
+    pub fn request(&self) -> u64 {
+        self.asked.fetch_add(1, Ordering::AcqRel) + 1
+    }
+
+    /// On the initiator: whether request `n` was answered.
+    pub fn done(&self, n: u64) -> bool {
+        self.answered.load(Ordering::Acquire) >= n
+    }
+
+    /// On the target, in kernel mode: answers every request so far, after `leave`, if
+    /// one waits. Returns whether one did.
+    pub fn serve(&self, leave: impl FnOnce()) -> bool {
+        let asked = self.asked.load(Ordering::Acquire);
+        if self.answered.load(Ordering::Relaxed) >= asked {
+            return false;
+        }
+        leave();
+        self.answered.store(asked, Ordering::Release);
+        true
+    }
+}
+
 /// What a remote call asks of its target (the boot self-tests).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RemoteOp {
@@ -354,5 +395,31 @@ mod tests {
         let t = m.post(RemoteOp::Read(VirtAddr(0xffff_8000_0000_1000)));
         assert!(m.serve(|op| (op == Some(RemoteOp::Read(VirtAddr(0xffff_8000_0000_1000)))) as u64));
         assert_eq!(m.result(t), Some(1));
+    }
+
+    #[test]
+    fn kick_waits_for_the_target() {
+        let k = std::sync::Arc::new(Kick::new());
+        assert!(!k.serve(|| panic!("nothing asked")));
+        let left = std::sync::Arc::new(AtomicUsize::new(0));
+        let (k2, l2) = (k.clone(), left.clone());
+        let target = std::thread::spawn(move || {
+            let mut served = 0;
+            while served < 100 {
+                served += k2.serve(|| {
+                    l2.fetch_add(1, Ordering::Relaxed);
+                }) as usize;
+            }
+        });
+        for _ in 0..100 {
+            let n = k.request();
+            while !k.done(n) {
+                core::hint::spin_loop();
+            }
+            // Answered only after the target left user mode.
+            assert!(left.load(Ordering::Relaxed) >= 1);
+        }
+        target.join().unwrap();
+        assert_eq!(left.load(Ordering::Relaxed), 100);
     }
 }

@@ -41,6 +41,22 @@ impl<T> KernelLock<T> {
     }
 }
 
+impl<T> KernelLock<T> {
+    /// Takes the lock, calling `serve` while another CPU holds it: a CPU that spins with
+    /// interrupts masked must answer what the holder may wait for (TLB shootdowns, kicks,
+    /// FP/SIMD saves), or the two would wait for each other (`docs/smp.md`).
+    #[inline(always)]
+    pub fn lock_serving(&self, serve: impl Fn()) -> KernelGuard<'_, T> {
+        while self.word.compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            while self.word.load(Ordering::Relaxed) != 0 {
+                serve();
+                core::hint::spin_loop();
+            }
+        }
+        KernelGuard { lock: self }
+    }
+}
+
 /// The held lock; dropping it releases the lock.
 pub struct KernelGuard<'a, T> {
     lock: &'a KernelLock<T>,

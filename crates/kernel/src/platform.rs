@@ -28,6 +28,9 @@ pub enum Event {
     Irq(u32),
     /// The running thread faulted in user mode.
     Fault(FaultInfo),
+    /// A `Wake` IPI: another CPU made a thread ready here, or wants this CPU's running
+    /// thread to move or stop; the kernel reschedules.
+    Wake,
 }
 
 /// Where the arch goes after an event.

@@ -68,6 +68,7 @@ pub fn handle<M: Platform>(k: &mut Kernel<M>, ev: Event) -> Resume<M::Context> {
         Event::Timer => k.tick(),
         Event::Irq(line) => k.interrupt(line),
         Event::Fault(f) => k.user_fault(f),
+        Event::Wake => k.reschedule(),
     }
     finish(k)
 }

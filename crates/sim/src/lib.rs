@@ -12,8 +12,8 @@ pub use context::SimContext;
 pub use pte::SimPte;
 
 use pecan_hal::{
-    Asid, Attrs, Console, CopyFault, Hal, InterruptController, Mmu, PAGE_SIZE, PhysAddr, PhysMem, PteFormat,
-    PteKind, Timer, VirtAddr,
+    Asid, Attrs, Console, CopyFault, Hal, InterruptController, Ipi, IpiTarget, Mmu, PAGE_SIZE, PhysAddr,
+    PhysMem, PteFormat, PteKind, Timer, VirtAddr,
 };
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -249,6 +249,17 @@ pub struct Sim {
     pub preempt_checks: u64,
     /// Long IPC: bytes copied by `copy_virt`.
     pub copied: u64,
+    /// The CPU the code runs on now (`Hal::cpu_id`); change it with [`Sim::set_cpu`].
+    pub cpu: usize,
+    /// CPUs of the machine (`Hal::cpus_online`).
+    pub cpus: usize,
+    /// Each CPU's loaded address space while another CPU runs (the MMU registers are
+    /// per CPU; the model TLB is shared, which only ever flushes more than hardware).
+    pub loaded: Vec<Option<(PhysAddr, Asid)>>,
+    /// IPIs sent, in order: (target CPU, kind).
+    pub ipis: Vec<(usize, Ipi)>,
+    /// CPUs kicked out of user mode (`Hal::kick`), in order.
+    pub kicks: Vec<usize>,
 }
 
 /// Where the simulated kernel's direct map of physical memory starts.
@@ -278,7 +289,24 @@ impl Sim {
             preempt_after: None,
             preempt_checks: 0,
             copied: 0,
+            cpu: 0,
+            cpus: 1,
+            loaded: vec![None; 1],
+            ipis: Vec::new(),
+            kicks: Vec::new(),
         }
+    }
+
+    /// A machine with `cpus` CPUs (see [`Sim::new`]).
+    pub fn with_cpus(asids: usize, cpus: usize) -> Self {
+        Sim { cpus, loaded: vec![None; cpus], ..Sim::new(asids) }
+    }
+
+    /// Continues on CPU `cpu`: its MMU registers become the loaded ones.
+    pub fn set_cpu(&mut self, cpu: usize) {
+        self.loaded[self.cpu] = self.mmu.active;
+        self.cpu = cpu;
+        self.mmu.active = self.loaded[cpu];
     }
 
     /// A user-mode access to `va` in the loaded address space, through the model TLB as
@@ -378,7 +406,19 @@ impl Hal for Sim {
         &mut self.console
     }
     fn cpu_id(&self) -> usize {
-        0
+        self.cpu
+    }
+    fn cpus_online(&self) -> usize {
+        self.cpus
+    }
+    fn send_ipi(&mut self, to: IpiTarget, kind: Ipi) {
+        if let IpiTarget::Cpu(c) = to {
+            self.ipis.push((c, kind));
+        }
+    }
+    fn kick(&mut self, cpu: usize) {
+        self.kicks.push(cpu);
+        self.loaded[cpu] = None;
     }
     fn exit(&mut self, code: u32) -> ! {
         panic!("simulated machine exit with code {code}")

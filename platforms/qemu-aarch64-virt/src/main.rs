@@ -56,7 +56,7 @@ fn run(mut m: Aarch64, info: &BootInfo) -> ! {
     }
     let k = pecan_kernel::boot(m, info, BOOTFS);
     let first = {
-        let mut slot = KERNEL.lock();
+        let mut slot = KERNEL.lock_serving(pecan_aarch64::smp::serve);
         let k = slot.write(k);
         BUILT.store(true, Ordering::Release);
         pecan_kernel::run::first(k)
@@ -69,7 +69,7 @@ fn handle(ev: Event) -> Resume<Context> {
     if !BUILT.load(Ordering::Acquire) {
         panic!("event {ev:?} before the kernel was built");
     }
-    let mut slot = KERNEL.lock();
+    let mut slot = KERNEL.lock_serving(pecan_aarch64::smp::serve);
     // SAFETY: `BUILT` says `run` wrote the kernel; it is never taken out.
     let k = unsafe { slot.assume_init_mut() };
     pecan_kernel::run::handle(k, ev)
@@ -81,7 +81,7 @@ fn handle(ev: Event) -> Resume<Context> {
 #[unsafe(no_mangle)]
 extern "C" fn pecan_aarch64_svc(_ctx: *mut Context) -> *mut Context {
     let r = {
-        let mut slot = KERNEL.lock();
+        let mut slot = KERNEL.lock_serving(pecan_aarch64::smp::serve);
         let mut k = slot.as_mut_ptr();
         // SAFETY: an empty instruction sequence: it only hides where the pointer came
         // from, so the fast path addresses the kernel's fields from one base register

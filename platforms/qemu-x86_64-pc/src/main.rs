@@ -40,7 +40,7 @@ fn handle(ev: Event) -> Resume<Context> {
     if !BUILT.load(Ordering::Acquire) {
         panic!("event {ev:?} before the kernel was built");
     }
-    let mut slot = KERNEL.lock();
+    let mut slot = KERNEL.lock_serving(pecan_x86_64::smp::serve);
     // SAFETY: `BUILT` says `run` wrote the kernel; it is never taken out.
     let k = unsafe { slot.assume_init_mut() };
     pecan_kernel::run::handle(k, ev)
@@ -55,7 +55,7 @@ fn handle(ev: Event) -> Resume<Context> {
 extern "C" fn pecan_x86_64_syscall() -> ! {
     pecan_x86_64::fpu::save_on_entry();
     let r = {
-        let mut slot = KERNEL.lock();
+        let mut slot = KERNEL.lock_serving(pecan_x86_64::smp::serve);
         let mut k = slot.as_mut_ptr();
         // SAFETY: an empty instruction sequence: it only hides where the pointer came
         // from, so the fast path addresses the kernel's fields from one base register
@@ -92,7 +92,7 @@ fn run(mut m: X86, info: &pecan_boot::BootInfo) -> ! {
     }
     let k = pecan_kernel::boot(m, info, BOOTFS);
     let first = {
-        let mut slot = KERNEL.lock();
+        let mut slot = KERNEL.lock_serving(pecan_x86_64::smp::serve);
         let k = slot.write(k);
         BUILT.store(true, Ordering::Release);
         pecan_kernel::run::first(k)

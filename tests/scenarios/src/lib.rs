@@ -21,6 +21,7 @@ mod mem;
 mod quota;
 mod reply;
 mod sched;
+mod smp;
 mod strings;
 mod strings_pair;
 mod strings_shapes;
@@ -74,6 +75,7 @@ pub fn all() -> alloc::vec::Vec<Scenario> {
         faults::SCENARIOS,
         badcap::SCENARIOS,
         badmsg::SCENARIOS,
+        smp::SCENARIOS,
     ] {
         v.extend_from_slice(s);
     }

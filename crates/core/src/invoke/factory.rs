@@ -169,7 +169,10 @@ impl<H: Hal> Kernel<H> {
         }
         let mut ctx = H::Context::new_user(0, 0, 0);
         ctx.set_tls(utcb);
-        let tcb = Tcb::new(task, ctx, frame, utcb, f);
+        let mut tcb = Tcb::new(task, ctx, frame, utcb, f);
+        // A new thread runs on its creator's CPU.
+        tcb.cpu = self.cpu as u32;
+        tcb.next_cpu = tcb.cpu;
         let h = match self.threads.insert(tcb) {
             Ok(h) => h,
             Err(_) => unreachable!("room was checked"),

@@ -38,6 +38,8 @@ impl<H: Hal> Kernel<H> {
         match method {
             thread::SET_REGS => {
                 let (ip, sp, arg) = (a.get(0)?, a.get(1)?, a.get_or(2, 0));
+                // Running on another CPU: stopped there (its registers saved) first.
+                self.stop_remote(t);
                 self.abort_ipc(t, Error::Cancelled);
                 if let Some(th) = self.threads.get_mut(t) {
                     th.ctx.set_ip(ip);
@@ -60,9 +62,10 @@ impl<H: Hal> Kernel<H> {
                     return Err(Error::InvalidArgument);
                 }
                 let us = a.get_or(1, 0);
+                let cpu = self.cpu_of(t);
                 let queued = self.threads.get(t).is_some_and(|x| x.ready_links.is_linked());
                 if queued {
-                    self.sched.dequeue(&mut self.threads, t);
+                    self.percpu[cpu].sched.dequeue(&mut self.threads, t);
                 }
                 let hz = self.tick_hz;
                 if let Some(th) = self.threads.get_mut(t) {
@@ -73,14 +76,16 @@ impl<H: Hal> Kernel<H> {
                     }
                 }
                 if queued
-                    || self
-                        .threads
-                        .get(t)
-                        .is_some_and(|x| x.state == State::Ready && self.sched.current.get() != Some(t))
+                    || self.threads.get(t).is_some_and(|x| {
+                        x.state == State::Ready && self.percpu[cpu].sched.current.get() != Some(t)
+                    })
                 {
-                    self.sched.enqueue(&mut self.threads, t);
+                    self.percpu[cpu].sched.enqueue(&mut self.threads, t);
                 }
-                self.sched.need_resched = true;
+                self.percpu[self.cpu].sched.need_resched = true;
+                if cpu != self.cpu {
+                    self.resched_cpu(cpu);
+                }
                 Ok(Reply::none())
             }
             thread::START => {
@@ -100,12 +105,17 @@ impl<H: Hal> Kernel<H> {
             }
             thread::SET_AFFINITY => {
                 let cpu = a.get(0)?;
-                if cpu >= self.cpus as u64 {
+                if cpu >= self.percpu.len() as u64 {
                     return Err(Error::InvalidArgument);
                 }
+                self.set_cpu(t, cpu as usize);
                 Ok(Reply::none())
             }
             thread::READ_REGS => {
+                // Running on another CPU: its registers are saved there first.
+                if let Some(cpu) = self.running_elsewhere(t) {
+                    self.kick(cpu);
+                }
                 let th = self.threads.get(t).ok_or(Error::StaleCap)?;
                 Ok(Reply::of(&[th.ctx.ip(), th.ctx.sp(), state_code(th.state), th.prio as u64]))
             }

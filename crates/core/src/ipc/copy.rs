@@ -86,7 +86,7 @@ impl<H: Hal> Kernel<H> {
 
     /// Loads `task`'s address space if it is not loaded.
     fn ensure_active(&mut self, task: Handle) {
-        if self.active_task.get() != Some(task) {
+        if self.percpu[self.cpu].active_task.get() != Some(task) {
             self.activate(task);
         }
     }

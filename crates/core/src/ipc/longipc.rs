@@ -283,11 +283,11 @@ impl<H: Hal> Kernel<H> {
     #[inline(never)]
     pub(crate) fn prepare_return_long(&mut self) -> Option<Handle> {
         loop {
-            let cur = self.sched.current.get()?;
+            let cur = self.percpu[self.cpu].sched.current.get()?;
             let t = self.threads.get(cur)?;
             let task = t.task;
             let copying = t.state == State::Ready && t.xfer.as_ref().is_some_and(|x| x.phase == XPhase::Copy);
-            if self.active_task.get() != Some(task) {
+            if self.percpu[self.cpu].active_task.get() != Some(task) {
                 self.activate(task);
             }
             if !copying {
@@ -306,12 +306,12 @@ impl<H: Hal> Kernel<H> {
             // another space the loop makes next drops the window's translations with
             // all the others, so the window's own flush is needed only when the next
             // thread (or idle) stays in this space.
-            let switch_follows = self
+            let switch_follows = self.percpu[self.cpu]
                 .sched
                 .current
                 .get()
                 .and_then(|c| self.threads.get(c))
-                .is_some_and(|t| Some(t.task) != self.active_task.get());
+                .is_some_and(|t| Some(t.task) != self.percpu[self.cpu].active_task.get());
             self.window_close(!(ELIDE_FLUSH && switch_follows));
         }
     }

@@ -40,7 +40,18 @@ impl<H: Hal> Kernel<H> {
     /// A system call on the general path (every operation, every case).
     #[inline(never)]
     pub fn syscall_general(&mut self) {
-        let Some(cur) = self.sched.current.get() else { return };
+        self.enter();
+        let Some(cur) = self.percpu[self.cpu].sched.current.get() else {
+            // The thread that made the call was stopped by another CPU meanwhile (it was
+            // suspended, deleted or given new registers): the call is dropped; a thread
+            // that stays blocked learns it was cancelled.
+            if let Some(h) = self.percpu[self.cpu].stopped.take()
+                && self.threads.get(h).is_some_and(|t| t.state != State::Ready)
+            {
+                self.set_result(h, Status::error(Error::Cancelled, Phase::Send), 0, 0);
+            }
+            return self.schedule();
+        };
         crate::counters::bump(&mut self.counters.exceptions);
         crate::counters::bump(&mut self.counters.syscalls);
         let control = Control(self.threads.get(cur).map_or(0, |t| t.ctx.sys_control()));

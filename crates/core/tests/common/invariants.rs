@@ -120,37 +120,54 @@ fn check_long_ipc(k: &Kernel<Sim>, h: Handle) {
     }
 }
 
-/// Ready lists hold at least every ready thread (the running one may be outside them while
-/// it runs on a donated slice); the running thread is ready and outranked by nobody.
+/// Per CPU: its ready lists hold only threads of that CPU and at least every ready one
+/// that does not run (the running one may be outside them while it runs on a donated
+/// slice); a thread runs on at most one CPU, its own; the running thread is ready and
+/// outranked by no ready thread of its CPU, unless a reschedule is pending there (another
+/// CPU woke something and sent it an IPI, not yet taken).
 fn check_ready(k: &Kernel<Sim>) {
-    let list = k.sched.queued(&k.threads);
     // Queued, by table index (a plain vector: this runs after every step).
-    let mut queued = vec![false; list.iter().map(|h| h.idx as usize + 1).max().unwrap_or(0)];
-    for h in &list {
-        assert!(k.threads.contains(*h), "a dead thread is queued");
-        assert!(!queued[h.idx as usize], "{h:?} is queued twice");
-        queued[h.idx as usize] = true;
-    }
-    let is_queued = |h: Handle| queued.get(h.idx as usize).copied().unwrap_or(false);
-    for (h, t) in k.threads.iter() {
-        if t.state == State::Ready && k.sched.current.get() != Some(h) {
-            assert!(is_queued(h), "ready {h:?} not queued");
+    let mut queued: Vec<Option<usize>> = vec![None; k.threads.capacity() + 1];
+    for (cpu, pc) in k.percpu.iter().enumerate() {
+        for h in pc.sched.queued(&k.threads) {
+            let t = k.threads.get(h).expect("a dead thread is queued");
+            assert_eq!(t.cpu as usize, cpu, "{h:?} of CPU {} queued on CPU {cpu}", t.cpu);
+            assert!(queued[h.idx as usize].is_none(), "{h:?} is queued twice");
+            queued[h.idx as usize] = Some(cpu);
         }
-        if !pecan_core::sched::LAZY && t.state != State::Ready {
-            assert!(!is_queued(h), "blocked {h:?} queued without lazy queues");
-        }
+        assert!(pc.sched.bitmap_consistent());
     }
-    assert!(k.sched.bitmap_consistent());
-    if let Some(c) = k.sched.current.get() {
+    let running: Vec<Option<Handle>> = k.percpu.iter().map(|pc| pc.sched.current.get()).collect();
+    for (cpu, c) in running.iter().enumerate() {
+        let Some(c) = *c else { continue };
+        assert_eq!(running.iter().filter(|x| **x == Some(c)).count(), 1, "{c:?} runs on two CPUs");
         let ct = k.threads.get(c).expect("current alive");
         assert_eq!(ct.state, State::Ready, "running thread is ready");
-        for (_, t) in k.threads.iter() {
-            if t.state == State::Ready {
-                assert!(t.prio <= ct.prio, "a ready thread outranks the running one");
-            }
+        assert_eq!(ct.cpu as usize, cpu, "{c:?} of CPU {} runs on CPU {cpu}", ct.cpu);
+    }
+    for (h, t) in k.threads.iter() {
+        let runs = running.contains(&Some(h));
+        if t.state == State::Ready && !runs {
+            assert_eq!(queued[h.idx as usize], Some(t.cpu as usize), "ready {h:?} not queued on its CPU");
         }
-    } else {
-        assert!(k.threads.iter().all(|(_, t)| t.state != State::Ready), "idle with a ready thread");
+        if !pecan_core::sched::LAZY && t.state != State::Ready {
+            assert!(queued[h.idx as usize].is_none(), "blocked {h:?} queued without lazy queues");
+        }
+    }
+    for (cpu, pc) in k.percpu.iter().enumerate() {
+        if pc.sched.need_resched && cpu != k.cpu {
+            continue; // an IPI on its way
+        }
+        let ready_here = k.threads.iter().filter(|(_, t)| t.state == State::Ready && t.cpu as usize == cpu);
+        match pc.sched.current.get() {
+            Some(c) => {
+                let prio = k.threads.get(c).map_or(0, |t| t.prio);
+                for (_, t) in ready_here {
+                    assert!(t.prio <= prio, "a ready thread outranks the running one on CPU {cpu}");
+                }
+            }
+            None => assert!(ready_here.count() == 0, "CPU {cpu} idle with a ready thread"),
+        }
     }
 }
 

@@ -87,7 +87,10 @@ impl World {
 
     /// A world with `asids` ASIDs, `config` and `kernel_bytes` of kernel frames.
     pub fn with_frames(asids: usize, config: Config, kernel_bytes: u64) -> Self {
-        let mut sim = Sim::new(asids);
+        Self::build(Sim::new(asids), config, kernel_bytes)
+    }
+
+    fn build(mut sim: Sim, config: Config, kernel_bytes: u64) -> Self {
         let mut frames = FreeList::new();
         frames.add_region(&mut sim.mem, KERNEL_FRAMES_BASE, kernel_bytes);
         let total_frames = frames.len();
@@ -111,6 +114,35 @@ impl World {
         };
         w.check();
         w
+    }
+
+    /// A world with `cpus` CPUs (untagged TLB, default tables), running on CPU 0.
+    pub fn with_cpus(cpus: usize) -> Self {
+        Self::build(Sim::with_cpus(0, cpus), Self::config(), KERNEL_FRAMES_SIZE)
+    }
+
+    /// Continues on CPU `cpu` (the next entries run there).
+    pub fn on(&mut self, cpu: usize) {
+        self.k.hal.set_cpu(cpu);
+        self.k.enter();
+    }
+
+    /// CPU `cpu` takes the `Wake` IPIs sent to it (a reschedule); whether there was one.
+    pub fn take_ipis(&mut self, cpu: usize) -> bool {
+        let n = self.k.hal.ipis.iter().filter(|(c, _)| *c == cpu).count();
+        self.k.hal.ipis.retain(|(c, _)| *c != cpu);
+        if n > 0 {
+            self.on(cpu);
+            self.k.reschedule();
+            self.k.prepare_return();
+            self.check();
+        }
+        n > 0
+    }
+
+    /// The thread running on CPU `cpu`.
+    pub fn cur_on(&self, cpu: usize) -> Option<Handle> {
+        self.k.percpu[cpu].sched.current.get()
     }
 
     /// The running thread.
@@ -393,7 +425,7 @@ impl World {
     /// A user access by task `task` to `va`, through the simulated MMU and TLB (loads the
     /// task's address space the way a switch to one of its threads would).
     pub fn access(&mut self, task: Handle, va: u64, write: bool) -> Result<PhysAddr, AccessFault> {
-        if self.k.active_task.get() != Some(task) {
+        if self.k.active_task() != Some(task) {
             self.k.activate(task);
         }
         let r = self.k.hal.user_access(va, write);

@@ -1,0 +1,248 @@
+//! Threads on several CPUs (simulated): each CPU picks from its own ready lists, a thread
+//! made ready on another CPU's lists that outranks what runs there gets that CPU a `Wake`
+//! IPI, affinity moves ready and blocked threads at once and running ones at their CPU's
+//! next scheduling, IPC between CPUs takes the general path, a thread running on another
+//! CPU is kicked out before it is stopped or deleted, and (over random runs, checked after
+//! every step) no thread ever runs on two CPUs.
+
+mod common;
+use common::*;
+use pecan_abi::object::thread;
+use pecan_abi::{Error, MsgTag, Phase, Timeout};
+use pecan_core::State;
+use pecan_hal::Ipi;
+
+const NEVER: Timeout = Timeout::NEVER;
+
+/// A world with `cpus` CPUs and threads of one new task at `prios`, on CPU `cpus[i]`,
+/// started; root (priority 200) runs on CPU 0.
+fn placed(cpus: usize, threads: &[(u64, usize)]) -> (World, Vec<Th>) {
+    let mut w = World::with_cpus(cpus);
+    let t = w.new_task();
+    let ths = threads
+        .iter()
+        .map(|&(prio, cpu)| {
+            let th = w.new_thread(t, prio);
+            w.invoke_ok(w.root, th.slot, thread::SET_AFFINITY, &[cpu as u64]);
+            w.start(th);
+            th
+        })
+        .collect();
+    (w, ths)
+}
+
+fn wakes_to(w: &World, cpu: usize) -> usize {
+    w.k.hal.ipis.iter().filter(|&&(c, k)| c == cpu && k == Ipi::Wake).count()
+}
+
+#[test]
+fn each_cpu_picks_from_its_own_lists() {
+    let (mut w, th) = placed(3, &[(100, 1), (100, 2), (50, 0)]);
+    // Root keeps CPU 0; each idle CPU was sent a wake-up for its thread.
+    assert_eq!(w.cur_on(0), Some(w.root));
+    assert_eq!((wakes_to(&w, 1), wakes_to(&w, 2)), (1, 1));
+    assert!(w.take_ipis(1) && w.take_ipis(2));
+    assert_eq!([w.cur_on(1), w.cur_on(2)], [Some(th[0].h), Some(th[1].h)]);
+    // CPU 0's low-priority thread runs there once root blocks, not elsewhere.
+    w.on(0);
+    w.recv(w.root, 0, NEVER);
+    assert_eq!(w.cur_on(0), Some(th[2].h));
+    // A thread created on CPU 1 stays there.
+    w.on(1);
+    assert_eq!(w.k.threads.get(th[0].h).unwrap().cpu, 1);
+}
+
+#[test]
+fn a_wake_ipi_only_when_the_woken_thread_outranks() {
+    let (mut w, th) = placed(2, &[(100, 1), (50, 1), (150, 1)]);
+    w.take_ipis(1);
+    // 150 runs on CPU 1; the others wait there.
+    assert_eq!(w.cur_on(1), Some(th[2].h));
+    // Block 150 and 50 in a receive from the nil partner, 100 runs.
+    w.on(1);
+    w.recv(th[2].h, 0, NEVER);
+    assert_eq!(w.cur_on(1), Some(th[0].h));
+    // Root on CPU 0 cancels 150's receive: it outranks 100 on CPU 1, a `Wake` goes there.
+    w.on(0);
+    w.k.hal.ipis.clear();
+    w.invoke_ok(w.root, th[2].slot, thread::CANCEL, &[]);
+    assert_eq!(wakes_to(&w, 1), 1);
+    assert!(w.take_ipis(1));
+    assert_eq!(w.cur_on(1), Some(th[2].h));
+    assert_eq!(w.err(th[2].h), Some((Error::Cancelled, Phase::Receive)));
+}
+
+#[test]
+fn call_and_reply_across_cpus_take_the_general_path() {
+    // A server on CPU 1 waits; a client on CPU 0 calls it.
+    let (mut w, th) = placed(2, &[(100, 1), (100, 0)]);
+    let (server, client) = (th[0], th[1]);
+    let g = w.new_gate(server, 0x77);
+    w.give_cap(g, server.task_slot, 5);
+    w.take_ipis(1);
+    w.on(1);
+    w.wait(server.h);
+    assert_eq!(w.cur_on(1), None);
+    w.on(0);
+    w.recv(w.root, 0, NEVER);
+    assert_eq!(w.cur_on(0), Some(client.h));
+    let fast = w.k.counters.fastpath;
+    w.call(client.h, 5, MsgTag::new(9, 1, 0), &[41]);
+    assert_eq!(w.k.counters.fastpath, fast, "the fast path refuses a partner on another CPU");
+    assert!(w.blocked(client.h));
+    assert!(w.take_ipis(1));
+    assert_eq!(w.cur_on(1), Some(server.h));
+    let r = w.ok(server.h);
+    assert_eq!((r.label, r.words[0]), (0x77, 41));
+    w.reply_wait(server.h, MsgTag::new(0, 1, 0), &[42]);
+    assert!(w.take_ipis(0));
+    assert_eq!(w.cur_on(0), Some(client.h));
+    assert_eq!(w.ok(client.h).words[0], 42);
+}
+
+#[test]
+fn a_ready_thread_moves_at_once_a_running_one_at_its_next_schedule() {
+    let (mut w, th) = placed(2, &[(100, 0), (100, 1)]);
+    w.take_ipis(1);
+    // th[0] is ready on CPU 0 (root runs): it moves now, and wakes CPU 1's scheduler? No:
+    // it does not outrank th[1] there, so no IPI.
+    w.on(0);
+    w.k.hal.ipis.clear();
+    w.invoke_ok(w.root, th[0].slot, thread::SET_AFFINITY, &[1]);
+    assert_eq!(w.k.threads.get(th[0].h).unwrap().cpu, 1);
+    assert_eq!(wakes_to(&w, 1), 0);
+    // th[1] runs on CPU 1: asked to move to CPU 0, it goes when CPU 1 reschedules (IPI).
+    w.invoke_ok(w.root, th[1].slot, thread::SET_AFFINITY, &[0]);
+    assert_eq!(w.cur_on(1), Some(th[1].h));
+    assert_eq!(wakes_to(&w, 1), 1);
+    assert!(w.take_ipis(1));
+    assert_eq!(w.cur_on(1), Some(th[0].h));
+    assert_eq!(w.k.threads.get(th[1].h).unwrap().cpu, 0);
+    // Root blocks: th[1] runs on CPU 0.
+    w.on(0);
+    w.recv(w.root, 0, NEVER);
+    assert_eq!(w.cur_on(0), Some(th[1].h));
+}
+
+#[test]
+fn a_blocked_thread_moves_and_wakes_on_its_new_cpu() {
+    let (mut w, th) = placed(2, &[(100, 0)]);
+    let g = w.new_gate(th[0], 5);
+    w.give_cap(g, th[0].task_slot, 5);
+    w.on(0);
+    w.recv(w.root, 0, Timeout::from_micros(3000));
+    w.wait(th[0].h);
+    w.tick(4);
+    assert_eq!(w.cur_on(0), Some(w.root));
+    w.invoke_ok(w.root, th[0].slot, thread::SET_AFFINITY, &[1]);
+    assert!(w.blocked(th[0].h));
+    w.send(w.root, g, MsgTag::new(1, 1, 0), &[7]);
+    assert!(w.take_ipis(1));
+    assert_eq!(w.cur_on(1), Some(th[0].h));
+    assert_eq!(w.ok(th[0].h).words[0], 7);
+}
+
+#[test]
+fn a_thread_running_elsewhere_is_kicked_before_it_stops() {
+    let (mut w, th) = placed(2, &[(100, 1), (100, 1)]);
+    w.take_ipis(1);
+    assert_eq!(w.cur_on(1), Some(th[0].h));
+    w.on(0);
+    w.invoke_ok(w.root, th[0].slot, thread::SUSPEND, &[]);
+    assert_eq!(w.k.hal.kicks, vec![1]);
+    assert_eq!(w.state(th[0].h), State::Inactive);
+    // CPU 1 enters the kernel (it was kicked): with a system call of the stopped thread,
+    // which is dropped; th[1] runs there.
+    w.on(1);
+    w.k.syscall();
+    w.k.prepare_return();
+    w.check();
+    assert_eq!(w.cur_on(1), Some(th[1].h));
+    assert_eq!(w.err(th[0].h), Some((Error::Cancelled, Phase::Send)));
+    // Deleted while it runs there: kicked again, and CPU 1 goes idle.
+    w.on(0);
+    w.invoke_ok(w.root, th[1].slot, pecan_abi::object::any::DESTROY, &[]);
+    assert_eq!(w.k.hal.kicks, vec![1, 1]);
+    assert_eq!(w.cur_on(1), None);
+    assert!(!w.alive(th[1].h));
+    w.on(1);
+    w.k.reschedule();
+    assert_eq!(w.cur_on(1), None);
+}
+
+#[test]
+fn affinity_to_a_cpu_that_does_not_exist_is_the_callers_error() {
+    let (mut w, th) = placed(2, &[(100, 0)]);
+    assert_eq!(w.invoke(w.root, th[0].slot, thread::SET_AFFINITY, &[2]), Err(Error::InvalidArgument));
+    assert_eq!(w.invoke(w.root, th[0].slot, thread::SET_AFFINITY, &[u64::MAX]), Err(Error::InvalidArgument));
+    assert_eq!(Error::InvalidArgument.fault(), pecan_abi::Fault::Caller);
+    assert_eq!(w.k.threads.get(th[0].h).unwrap().cpu, 0);
+}
+
+/// A small deterministic generator (xorshift).
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+#[test]
+fn no_thread_ever_runs_on_two_cpus() {
+    // Random steps on 3 CPUs: ticks, IPIs taken, yields, sleeps, affinity and priority
+    // changes, suspensions and restarts made by whoever runs; the invariants (a thread
+    // runs on at most one CPU, its own; lists per CPU) are checked after every step.
+    for seed in 1..=40u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let prios: Vec<(u64, usize)> = (0..6).map(|i| (90 + 10 * (i % 3), (i % 3) as usize)).collect();
+        let (mut w, th) = placed(3, &prios);
+        // Every test thread holds every test thread's capability, at 200 + index.
+        w.on(0);
+        for (i, t) in th.iter().enumerate() {
+            w.give_cap(t.slot, th[0].task_slot, 200 + i as u64);
+        }
+        w.recv(w.root, 0, NEVER);
+        for _ in 0..600 {
+            let cpu = rng.next(3) as usize;
+            w.on(cpu);
+            let Some(cur) = w.cur_on(cpu) else {
+                // Idle: time passes (CPU 0's ticks expire the sleeps).
+                w.tick(1);
+                continue;
+            };
+            if !th.iter().any(|t| t.h == cur) {
+                w.tick(1);
+                continue;
+            }
+            let other = rng.next(th.len() as u64);
+            match rng.next(7) {
+                0 => w.tick(1),
+                1 => w.yield_(cur),
+                2 => w.recv(cur, 0, Timeout::from_micros(1000 * (1 + rng.next(3)))),
+                3..=5 => {
+                    let method = match rng.next(8) {
+                        0..=3 => thread::SET_AFFINITY,
+                        4 => thread::SET_PRIORITY,
+                        5 => thread::SUSPEND,
+                        _ => thread::START,
+                    };
+                    let arg = match method {
+                        thread::SET_AFFINITY => rng.next(3),
+                        thread::SET_PRIORITY => 80 + rng.next(40),
+                        _ => 0,
+                    };
+                    let _ = w.invoke(cur, 200 + other, method, &[arg]);
+                }
+                _ => {
+                    w.take_ipis(rng.next(3) as usize);
+                }
+            }
+            for c in 0..3 {
+                w.take_ipis(c);
+            }
+        }
+    }
+}
