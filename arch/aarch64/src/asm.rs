@@ -44,10 +44,11 @@ macro_rules! entry_block {
         );
     };
 }
+#[cfg(all(feature = "fastpath", feature = "fastpath-asm"))]
 pub(crate) use entry_block;
 
 // Without the assembly fast path; fastpath.rs makes the block with it.
-#[cfg(not(feature = "fastpath-asm"))]
+#[cfg(not(all(feature = "fastpath", feature = "fastpath-asm")))]
 entry_block!([] FASTPATH_ASM = const 0);
 
 core::arch::global_asm!(include_str!("fpsimd.S"), FP_FPCR = const FP_FPCR);

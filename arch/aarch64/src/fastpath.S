@@ -25,7 +25,7 @@
 //   partner's thread-table slot (its TCB at {TV}), x25 = the partner's handle, x24 =
 //   the running thread's handle, x13 = the gate's handle (Call), x1 = the partner's
 //   label result (Call: the gate's label; ReplyWait: 0), x2 = the tag (also the
-//   partner's tag result), x15 = the partner's `Context`; x9..x12 scratch.
+//   partner's tag result), x15 = the partner's `Context`; x9..x12 and x14 scratch.
 //   Not taken (any slow condition, or the lock held): nothing written, the lock
 //   released, pecan_aarch64_fp_slow (user.S: the kernel stack, then the Rust route,
 //   which runs the core's generic fast path or the general path).
@@ -159,10 +159,11 @@
 .endm
 
 // The partner's address space (Kernel::fast_activate): nothing if its task's is loaded;
-// else its cached root and ASID if the cache is of the current ASID generation and
-// tagged (else the route: `activate_and_cache`, or the untagged switch with its flush).
-// The last check: from here on, writes. No `isb` after the TTBR0_EL1 write: nothing
-// until the `eret` (a context synchronization event) touches a user address.
+// else its cached root and ASID if the cache is of the current ASID generation (else the
+// route: `activate_and_cache`); ASID 0 (untagged, the `asid` feature off) after
+// `Mmu::activate`'s flush of ASID 0. The last check: from here on, writes. No `isb`
+// after the TTBR0_EL1 write: nothing until the `eret` (a context synchronization event)
+// touches a user address.
 .macro fp_space
     ldr     x9, [x23, #({TV} + {TCB_TASK})]
     ldr     x10, [x21, #{ACTIVE_TASK}]
@@ -170,12 +171,17 @@
     b.eq    2f
     ldr     x10, [x23, #({TV} + {TCB_SPACE_GENERATION})]
     ldr     x11, [x20, #({D} + {ASID_GENERATION})]
-    ldrh    w12, [x23, #({TV} + {TCB_SPACE_ASID})]
     cmp     x10, x11
-    ccmp    w12, #0, #4, eq                 // Z: stale or untagged
-    b.eq    fp_unlock_slow
+    b.ne    fp_unlock_slow
+    ldrh    w12, [x23, #({TV} + {TCB_SPACE_ASID})]
     ldr     x10, [x23, #({TV} + {TCB_SPACE_ROOT})]
-    orr     x10, x10, x12, lsl #48          // root | ASID << 48
+    cbnz    w12, 1f
+    dsb     ishst                           // untagged: mmu.rs's tlbi! of ASID 0
+    tlbi    aside1is, xzr
+    dsb     ish
+    isb
+    bump_counter x20, {C_TLB_FLUSHES}, x11
+1:  orr     x10, x10, x12, lsl #48          // root | ASID << 48
     msr     ttbr0_el1, x10
     str     x9, [x21, #{ACTIVE_TASK}]
     bump_counter x20, {C_AS_SWITCHES}, x10
@@ -313,18 +319,17 @@ fp_reply_wait:
     fp_lock
     ldur    x25, [sp, #({TCB_REPLY_CALLER} - {TCB_CTX})]   // the caller
     fp_partner
-    // It waits for this thread's reply to that call, from a system call.
+    // It waits for this thread's reply to that call, from a system call: WaitReply,
+    // callee = the replier, Source::User (0), call count = the reply's call number.
     ldrb    w9, [x23, #({TV} + {TCB_STATE} + {STATE_TAG})]
+    ldr     x10, [x23, #({TV} + {TCB_STATE} + {STATE_CALLEE})]
+    ldrb    w11, [x23, #({TV} + {TCB_STATE} + {STATE_SOURCE})]
+    ldr     w12, [x23, #({TV} + {TCB_CALL_COUNT})]
+    ldur    w14, [sp, #({TCB_REPLY_CALL} - {TCB_CTX})]
     cmp     w9, #{STATE_WAIT_REPLY}
-    b.ne    fp_unlock_slow
-    ldr     x9, [x23, #({TV} + {TCB_STATE} + {STATE_CALLEE})]
-    cmp     x9, x24
-    b.ne    fp_unlock_slow
-    ldrb    w9, [x23, #({TV} + {TCB_STATE} + {STATE_SOURCE})]
-    cbnz    w9, fp_unlock_slow                      // not Source::User
-    ldr     w9, [x23, #({TV} + {TCB_CALL_COUNT})]
-    ldur    w10, [sp, #({TCB_REPLY_CALL} - {TCB_CTX})]
-    cmp     w9, w10
+    ccmp    x10, x24, #0, eq                        // x24: the replier's handle (fp_lock)
+    ccmp    w11, #0, #0, eq
+    ccmp    w12, w14, #0, eq
     b.ne    fp_unlock_slow
     fp_common_slow 1
     fp_space

@@ -76,6 +76,7 @@ crate::asm::entry_block!(
     C_HANDOFFS = const counter::HANDOFFS,
     C_DIRECT_SWITCHES = const counter::DIRECT_SWITCHES,
     C_AS_SWITCHES = const counter::AS_SWITCHES,
+    C_TLB_FLUSHES = const counter::TLB_FLUSHES,
     TCB_STATE = const L::TCB_STATE,
     TCB_TASK = const L::TCB_TASK,
     TCB_REPLY_CALLER = const L::TCB_REPLY_CALLER,

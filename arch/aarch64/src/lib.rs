@@ -30,7 +30,7 @@ pub mod console;
 pub mod copy;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub mod cpu;
-#[cfg(all(target_arch = "aarch64", target_os = "none", feature = "fastpath-asm"))]
+#[cfg(all(target_arch = "aarch64", target_os = "none", feature = "fastpath", feature = "fastpath-asm"))]
 mod fastpath;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod fpu;
