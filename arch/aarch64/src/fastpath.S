@@ -18,10 +18,11 @@
 // fp_call / fp_reply_wait: store x4..x30, SP_EL0, ELR, SPSR and TPIDR_EL0 (after that
 //   every register but x0..x2 is scratch), take the kernel lock, check, write, switch.
 //   Registers from then on: x20 = the kernel lock (the kernel at x20 + {D}: the `{D} +`
-//   in every kernel offset), x21 = this CPU's core state (`PerCpu`: current,
-//   need_resched, top, loaded task; `Kernel::percpu[cpu]`), SP = the running thread's `Context` (its TCB fields at
-//   negative offsets, `F - {TCB_CTX}`: the running thread's TCB is its context's, and
-//   `sched.current` names it, the invariant the generic path relies on too), x23 = the
+//   in every kernel offset), x21 = this CPU's core state (the core's `PerCpu`: current,
+//   need_resched, top, loaded task; `Kernel::percpu[cpu]`), x22 = the arch's `PerCpu`
+//   (TPIDR_EL1), SP = the running thread's `Context` (its TCB fields at negative
+//   offsets, `F - {TCB_CTX}`: the running thread's TCB is its context's, and this CPU's
+//   current names it, the invariant the generic path relies on too), x23 = the
 //   partner's thread-table slot (its TCB at {TV}), x25 = the partner's handle, x24 =
 //   the running thread's handle, x13 = the gate's handle (Call), x1 = the partner's
 //   label result (Call: the gate's label; ReplyWait: 0), x2 = the tag (also the
@@ -89,9 +90,10 @@
 .endm
 
 // The kernel lock (`pecan_kernel::lock`: 0 -> 1, acquire) into x20; held: the route,
-// which spins for it. Then x21 = this CPU's core state (`Kernel::percpu[cpu]`, cpu =
-// PerCpu.index = `Hal::cpu_id`) and x24 = its running thread's handle; none (another CPU
-// stopped the thread while it entered): the route, which drops the call.
+// which spins for it. Then x22 = the arch's `PerCpu` (TPIDR_EL1), x21 = this CPU's core
+// state (`Kernel::percpu[cpu]`, cpu = PerCpu.index = `Hal::cpu_id`) and x24 = its
+// running thread's handle; none (another CPU stopped the thread while it entered): the
+// route, which drops the call.
 .macro fp_lock
     adrp    x20, {KERNEL}
     add     x20, x20, :lo12:{KERNEL}
@@ -100,8 +102,8 @@
     cbnz    w10, pecan_aarch64_fp_slow
     stxr    w10, w9, [x20]
     cbnz    w10, 1b
-    mrs     x9, tpidr_el1
-    ldr     x9, [x9, #{PERCPU_INDEX}]
+    mrs     x22, tpidr_el1                  // the arch's PerCpu (kept for the return)
+    ldr     x9, [x22, #{PERCPU_INDEX}]
     ldr     x21, [x20, #({D} + {PERCPU_BASE})]
     mov     x10, #{PERCPU_SIZE}
     madd    x21, x9, x10, x21
@@ -367,12 +369,11 @@ fp_switch:
     bump_counter x20, {C_HANDOFFS}, x9
     bump_counter x20, {C_DIRECT_SWITCHES}, x9
     stlr    wzr, [x20]                      // the kernel lock released
-    mrs     x9, tpidr_el1                   // this CPU's PerCpu
-    ldr     x10, [x9, #{PERCPU_FP_OWNER}]
-    ldr     x11, [x9, #{PERCPU_CPACR}]
+    ldr     x10, [x22, #{PERCPU_FP_OWNER}]
+    ldr     x11, [x22, #{PERCPU_CPACR}]
     cmp     x10, x15
     b.ne    3f
-    ldr     x10, [x9, #{PERCPU_INDEX}]
+    ldr     x10, [x22, #{PERCPU_INDEX}]
     ldr     x12, [x15, #{CTX_FP_CPU}]
     add     x10, x10, #1
     cmp     x10, x12
@@ -381,12 +382,12 @@ fp_switch:
     cmp     x11, x10
     b.eq    4f
     msr     cpacr_el1, x10
-    str     x10, [x9, #{PERCPU_CPACR}]
+    str     x10, [x22, #{PERCPU_CPACR}]
     b       4f
 3:  cbz     x11, 4f                         // anyone else: trap (CPACR_TRAP = 0)
     msr     cpacr_el1, xzr
-    str     xzr, [x9, #{PERCPU_CPACR}]
-4:  str     x15, [x9, #{PERCPU_CURRENT}]
+    str     xzr, [x22, #{PERCPU_CPACR}]
+4:  str     x15, [x22, #{PERCPU_CURRENT}]
     mov     sp, x15
     ldr     x9, [sp, #{CTX_TPIDR_EL0}]
     msr     tpidr_el0, x9
