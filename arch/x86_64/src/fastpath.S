@@ -51,8 +51,10 @@
 // rbp. Its frame is the one the entry just filled (gs:[current]), and this CPU's
 // `sched.current` names it: the invariant the generic path relies on as well (it reads
 // the system call from `sched.current`'s context), so it is not looked up again. Unless
-// another CPU stopped the thread while it entered: `current` is then none (with \handle:
-// fallback, where the call is dropped; Null: `need_resched` is set, also fallback).
+// another CPU stopped the thread while it entered: `current` is then none (\handle 1,
+// Call: fallback, where the call is dropped; 2, ReplyWait: no test, the caller's
+// `WaitReply` names a live callee, never none, so the callee comparison sends it to the
+// route; 0, Null: `need_resched` is set, also fallback).
 .macro FP_LOCK_AND_CURRENT handle
     lea rbx, [rip + {kernel}]
     lock bts dword ptr [rbx], 0
@@ -64,6 +66,8 @@
     lea r12, [r15 - {tcb_ctx}]
 .if \handle
     mov rbp, [rdx + {c_current}]
+.endif
+.if \handle == 1
     cmp dword ptr [rdx + {c_current} + 4], 0
     je .Lfp_unlock
 .endif
@@ -138,10 +142,10 @@
 
 // Copy the tag's words (rsi & 0x7f, at most REG_MRS: checked) from frame \src to \dst.
 .macro FP_WORDS src, dst
-    movzx ecx, si
 .if {reg_mrs} > 0
-    cmp ecx, 0
-    je 7f
+    test si, si
+    jz 7f
+    movzx ecx, si
     mov rax, [\src + {f_mr0}]
     mov [\dst + {f_mr0}], rax
 .endif
@@ -195,8 +199,7 @@
 .balign 16
 .global pecan_fastpath_x86_64
 pecan_fastpath_x86_64:
-    movzx ecx, si
-    cmp ecx, {reg_mrs}
+    cmp si, {reg_mrs}
     ja {route}
     cmp rax, [rip + .Lfp_word_call]
     je .Lfp_call
@@ -282,9 +285,8 @@ pecan_fastpath_x86_64:
     mov qword ptr [r14 + {f_rax}], 0
     mov [r14 + {f_rdi}], r8
     mov [r14 + {f_rsi}], rsi
+    inc dword ptr [r12 + {tcb_call_count}]
     mov eax, [r12 + {tcb_call_count}]
-    inc eax
-    mov [r12 + {tcb_call_count}], eax
     mov [r13 + {tcb_reply_caller}], rbp
     mov [r13 + {tcb_reply_call}], eax
     mov byte ptr [r12 + {tcb_state}], {st_wait_reply}
@@ -299,7 +301,7 @@ pecan_fastpath_x86_64:
 // reply to that call from a system call; nothing queued for the replier.
 .Lfp_reply_wait:
     FP_FPU_ENTRY
-    FP_LOCK_AND_CURRENT 1
+    FP_LOCK_AND_CURRENT 2
     mov r9, [r12 + {tcb_reply_caller}]
     FP_PARTNER
     cmp byte ptr [r13 + {tcb_state}], {st_wait_reply}
@@ -392,9 +394,9 @@ pecan_fastpath_x86_64:
     wrmsr
 3:
     // CR0.TS (fpu::prepare_return): clear for the FPU's owner, set for anyone else.
-    mov rax, [r14 + {ctx_fpu_id}]
     cmp gs:[{pc_fpu_owner}], r14
     jne 4f
+    mov rax, [r14 + {ctx_fpu_id}]
     cmp gs:[{pc_fpu_owner_id}], rax
     jne 4f
     cmp byte ptr gs:[{pc_ts_set}], 0
@@ -412,7 +414,7 @@ pecan_fastpath_x86_64:
     mov cr0, rax
     mov byte ptr gs:[{pc_ts_set}], 1
 6:
-    mov byte ptr gs:[{pc_fpu_live}], 0
+    // `fpu_live` is already 0: FP_FPU_ENTRY cleared it.
 7:
     // return.S's `pecan_return_sysret`, from r14.
     mov rcx, [r14 + {f_rip}]
