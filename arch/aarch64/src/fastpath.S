@@ -162,8 +162,8 @@
 
 // The partner's address space (Kernel::fast_activate): nothing if its task's is loaded;
 // else its cached root and ASID if the cache is of the current ASID generation (else the
-// route: `activate_and_cache`); ASID 0 (untagged, the `asid` feature off) after
-// `Mmu::activate`'s flush of ASID 0. The last check: from here on, writes. No `isb`
+// route: `activate_and_cache`); ASID 0 (untagged, the `asid` feature off) followed
+// by `Mmu::activate`'s flush of ASID 0. The last check: from here on, writes. No `isb`
 // after the TTBR0_EL1 write: nothing until the `eret` (a context synchronization event)
 // touches a user address.
 .macro fp_space
@@ -177,15 +177,16 @@
     b.ne    fp_unlock_slow
     ldrh    w12, [x23, #({TV} + {TCB_SPACE_ASID})]
     ldr     x10, [x23, #({TV} + {TCB_SPACE_ROOT})]
+    orr     x10, x10, x12, lsl #48          // root | ASID << 48
+    msr     ttbr0_el1, x10
     cbnz    w12, 1f
-    dsb     ishst                           // untagged: mmu.rs's tlbi! of ASID 0
-    tlbi    aside1is, xzr
+    isb                                     // untagged: the switch, then mmu.rs's
+    dsb     ishst                           // tlbi! of ASID 0 (no walk of the old
+    tlbi    aside1is, xzr                   // tables can refill it afterwards)
     dsb     ish
     isb
     bump_counter x20, {C_TLB_FLUSHES}, x11
-1:  orr     x10, x10, x12, lsl #48          // root | ASID << 48
-    msr     ttbr0_el1, x10
-    str     x9, [x21, #{ACTIVE_TASK}]
+1:  str     x9, [x21, #{ACTIVE_TASK}]
     bump_counter x20, {C_AS_SWITCHES}, x10
 2:
 .endm

@@ -120,11 +120,13 @@ impl pecan_hal::Mmu for Mmu {
     }
 
     fn activate(&mut self, root: PhysAddr, asid: Asid, flush: bool) {
+        TTBR0_EL1.set((root.0 & ADDR_MASK) | asid_field(asid));
+        aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
+        // The flush after the switch: a walk of the old tables that speculation starts
+        // between a flush and the TTBR0 write would leave their entries under this ASID.
         if flush {
             tlbi!("aside1is", asid_field(asid));
         }
-        TTBR0_EL1.set((root.0 & ADDR_MASK) | asid_field(asid));
-        aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
     }
 
     fn flush_page(&mut self, asid: Asid, va: VirtAddr) {
