@@ -47,9 +47,9 @@ pub struct Counters {
     /// faults (an arch's private traps, such as the lazy FP/SIMD switch, are not counted).
     pub exceptions: u64,
     /// `Wake` IPIs sent (a thread became ready on another CPU and outranks what runs
-    /// there). Not in `Machine::COUNTERS`.
+    /// there) and kicks (each a `Wake` IPI too).
     pub ipis: u64,
-    /// Threads moved to another CPU's ready lists. Not in `Machine::COUNTERS`.
+    /// Threads moved to another CPU's ready lists.
     pub migrations: u64,
 }
 
@@ -73,6 +73,8 @@ impl Counters {
             self.errors,
             self.fastpath,
             self.exceptions,
+            self.ipis,
+            self.migrations,
         ]
     }
 }

@@ -320,6 +320,7 @@ impl<H: Hal> Kernel<H> {
 
     /// Kicks CPU `cpu` out of user mode (see [`Kernel::stop_remote`]).
     pub fn kick(&mut self, cpu: usize) {
+        crate::counters::bump(&mut self.counters.ipis);
         self.hal.kick(cpu);
         self.percpu[cpu].active_task = crate::obj::OptHandle::NONE;
         self.percpu[cpu].sched.need_resched = true;

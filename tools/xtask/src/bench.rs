@@ -41,6 +41,9 @@ const COUNTERS: &str = "counters";
 /// Metrics every result must have.
 const REQUIRED: &[&str] = &[
     "null_syscall_roundtrip",
+    "ipc_roundtrip_crosscore",
+    "ipc_roundtrip_samecore_smp2",
+    "ipis_per_roundtrip_crosscore",
     "as_switch",
     "ipc_oneway_intra",
     "ipc_oneway_inter",
@@ -61,6 +64,9 @@ const ABLATION_METRICS: &[&str] = &[
 
 /// The suffix of the per-IPC kernel event metrics (taken from the counters run).
 const EVENTS: &str = "_per_roundtrip_inter";
+
+/// The suffix of every kernel-event metric (`<event>_per_roundtrip_<what>`).
+const ANY_EVENTS: &str = "_per_roundtrip_";
 
 /// The fast-path metric the smoke run checks.
 const FASTPATH_HITS: &str = "fastpath_per_roundtrip_inter";
@@ -93,6 +99,24 @@ fn configuration(arch: Arch, keep: &[&str], quick: bool, tag: &str) -> Result<BT
     Ok(m)
 }
 
+/// The cross-core rows (`bench_smp.rs`): one boot with `-smp 2` for the figures (unless
+/// `quick`), one with the counters for the events per round trip (IPIs among them).
+fn crosscore(arch: Arch, keep: &[&str], quick: bool) -> Result<BTreeMap<String, f64>> {
+    let cmd = if quick { "init=bench bench=smp-quick" } else { "init=bench bench=smp" };
+    let mut m = if quick {
+        BTreeMap::new()
+    } else {
+        run_boot(arch, &features(keep, false), true, cmd, 2, false, "smp2")?
+    };
+    let events = run_boot(arch, &features(keep, true), true, cmd, 2, quick, "smp2_counters")?;
+    for (k, v) in events {
+        if quick || k.contains(ANY_EVENTS) {
+            m.insert(k, v);
+        }
+    }
+    Ok(m)
+}
+
 fn ablations() -> Result<Vec<Ablation>> {
     let text = std::fs::read_to_string(root().join("bench/ablations.toml"))
         .context("reading bench/ablations.toml")?;
@@ -108,7 +132,7 @@ fn run_once(
     tag: &str,
 ) -> Result<BTreeMap<String, f64>> {
     let cmdline = if quick { "init=bench bench=quick" } else { "init=bench" };
-    run_boot(arch, features, no_default, cmdline, quick, tag)
+    run_boot(arch, features, no_default, cmdline, 1, quick, tag)
 }
 
 /// Boots one configuration with `cmdline` (short timeout if `quick`); returns its metrics.
@@ -117,6 +141,7 @@ pub(crate) fn run_boot(
     features: &str,
     no_default: bool,
     cmdline: &str,
+    smp: u32,
     quick: bool,
     tag: &str,
 ) -> Result<BTreeMap<String, f64>> {
@@ -124,7 +149,7 @@ pub(crate) fn run_boot(
         arch,
         loader: Loader::Uboot,
         cmdline: cmdline.into(),
-        smp: 1,
+        smp,
         icount: true,
         cpu: None,
         features: features.into(),
@@ -204,6 +229,13 @@ pub fn run(arches: &[Arch], quick: bool) -> Result<i32> {
                 continue;
             }
         };
+        match crosscore(arch, &all, quick) {
+            Ok(m) => metrics.extend(m),
+            Err(e) => {
+                eprintln!("xtask: {e:#}");
+                failed = true;
+            }
+        }
         if !quick {
             // Long IPC against message length (`bench_long.rs`).
             match crate::bench_long::run(arch, &all) {
@@ -235,7 +267,7 @@ pub fn run(arches: &[Arch], quick: bool) -> Result<i32> {
             "arch": arch.name(),
             "git_revision": git_revision(),
             "qemu_version": qemu_version(arch),
-            "unit": "guest instructions (QEMU -icount shift=0); *_per_roundtrip_inter: kernel events per round trip",
+            "unit": "guest instructions (QEMU -icount shift=0; *crosscore* and *_smp2: -smp 2, instructions of both CPUs); *_per_roundtrip_*: kernel events per round trip",
             "quick": quick,
             "ablations": abl.iter().map(|a| serde_json::json!({"name": a.name, "feature": a.feature, "what": a.what})).collect::<Vec<_>>(),
             "metrics": metrics,
@@ -257,6 +289,21 @@ pub fn run(arches: &[Arch], quick: bool) -> Result<i32> {
     Ok(if failed { 1 } else { 0 })
 }
 
+/// The cross-core rows of the table (`bench_smp.rs`), in this order.
+const CROSSCORE: &[&str] = &[
+    "ipc_roundtrip_samecore_smp2",
+    "ipc_roundtrip_crosscore",
+    "ipc_roundtrip_samecore_intra_smp2",
+    "ipc_roundtrip_crosscore_intra",
+    "ipis_per_roundtrip_samecore_smp2",
+    "ipis_per_roundtrip_crosscore",
+    "exceptions_per_roundtrip_samecore_smp2",
+    "exceptions_per_roundtrip_crosscore",
+    "as_switches_per_roundtrip_crosscore",
+    "tlb_flushes_per_roundtrip_crosscore",
+    "fastpath_per_roundtrip_crosscore",
+];
+
 fn print_table(arch: Arch, m: &BTreeMap<String, f64>, abl: &[Ablation]) {
     let get = |k: &str| m.get(k).copied();
     let show = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.1}"));
@@ -277,6 +324,11 @@ fn print_table(arch: Arch, m: &BTreeMap<String, f64>, abl: &[Ablation]) {
         "fastpath_per_roundtrip_inter",
     ];
     for k in HEAD {
+        println!("{k:<56} {:>14}", show(get(k)));
+    }
+    println!("{:-<72}", "");
+    println!("cross-core, -smp 2 (client on CPU 0; server on CPU 0, then on CPU 1)");
+    for k in CROSSCORE {
         println!("{k:<56} {:>14}", show(get(k)));
     }
     // The ablation table: each optimization off in turn.
@@ -314,7 +366,8 @@ fn print_table(arch: Arch, m: &BTreeMap<String, f64>, abl: &[Ablation]) {
     // Everything else, by name.
     crate::bench_long::print_table(m);
     for (k, v) in m {
-        if !k.starts_with("ablation_no_") && !k.starts_with("long_") && !HEAD.contains(&k.as_str()) {
+        let shown = HEAD.contains(&k.as_str()) || CROSSCORE.contains(&k.as_str());
+        if !k.starts_with("ablation_no_") && !k.starts_with("long_") && !shown {
             println!("{k:<56} {v:>14.1}");
         }
     }

@@ -26,8 +26,9 @@ pub fn run(arch: Arch, all: &[&str]) -> Result<BTreeMap<String, f64>> {
     for (mech, keep) in [("tempmap", all.to_vec()), ("copyinout", with_copy)] {
         println!("== bench {arch}: long IPC by {mech}");
         let cmd = "init=bench bench=long";
-        let fig = run_boot(arch, &features(&keep, false), true, cmd, false, &format!("long_{mech}"))?;
-        let ev = run_boot(arch, &features(&keep, true), true, cmd, false, &format!("long_{mech}_counters"))?;
+        let fig = run_boot(arch, &features(&keep, false), true, cmd, 1, false, &format!("long_{mech}"))?;
+        let ev =
+            run_boot(arch, &features(&keep, true), true, cmd, 1, false, &format!("long_{mech}_counters"))?;
         for (k, v) in fig {
             if let Some(rest) = k.strip_prefix("long_string_") {
                 out.insert(format!("long_string_{rest}_{mech}"), v);

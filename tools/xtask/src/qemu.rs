@@ -11,6 +11,16 @@ use crate::BootOpts;
 use crate::arch::{self, KernelExit};
 use crate::build;
 
+/// QEMU's `-icount` value for `smp` CPUs: one instruction per nanosecond of virtual time
+/// (`shift=0`); with several CPUs also `sleep=off`, so that while every CPU idles the
+/// virtual clock jumps to the next timer deadline instead of following the host's clock:
+/// the counts then repeat exactly from run to run (with `sleep=on` the timer ticks fall
+/// at host-dependent points of the measured loops: measured, ±1 instruction per round
+/// trip). One CPU keeps the default, so the recorded single-CPU figures stay comparable.
+pub fn icount_option(smp: u32) -> &'static str {
+    if smp > 1 { "shift=0,sleep=off" } else { "shift=0" }
+}
+
 /// The result of one QEMU run.
 #[derive(Debug)]
 pub struct Outcome {

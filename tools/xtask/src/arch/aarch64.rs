@@ -119,7 +119,7 @@ fn machine_args(opts: &BootOpts) -> Vec<String> {
     .map(|s| s.to_string())
     .collect();
     if opts.icount {
-        a.extend(["-icount".into(), "shift=0".into()]);
+        a.extend(["-icount".into(), crate::qemu::icount_option(opts.smp).into()]);
     }
     a
 }

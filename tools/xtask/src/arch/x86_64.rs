@@ -92,7 +92,7 @@ fn qemu_args(disk: &Path, opts: &BootOpts) -> Vec<String> {
         "-no-reboot".into(),
     ];
     if opts.icount {
-        a.extend(["-icount".into(), "shift=0".into()]);
+        a.extend(["-icount".into(), crate::qemu::icount_option(opts.smp).into()]);
     }
     a
 }

@@ -3,7 +3,8 @@
 //! guest instructions per operation, measured as 10,000 iterations between two counter
 //! reads (the loop's own instructions included) divided by 10,000, like seL4's figures.
 //!
-//! `bench=quick` runs the short smoke version CI uses.
+//! `bench=quick` runs the short smoke version CI uses; `bench=smp` (`smp-quick`) the
+//! cross-core rows instead (`bench_smp.rs`, with `-smp 2`).
 
 use core::time::Duration;
 use pecan_abi::caps::std_slots;
@@ -74,7 +75,7 @@ pub(crate) fn round_trips(gate: Gate, words: usize, n: u64) -> u64 {
 }
 
 /// The intra-address-space server: a root thread running the same loop as `benchsrv`.
-extern "C" fn intra_server(words: u64) -> ! {
+pub(crate) extern "C" fn intra_server(words: u64) -> ! {
     let tag = MsgTag::new(0, words as usize, 0).0;
     let mut r = Regs { r0: Control::new(Sys::Wait, Timeout::NEVER, Timeout::NEVER).0, ..Regs::default() };
     syscall(&mut r);
@@ -186,6 +187,9 @@ pub fn run(bi: &BootInfo) -> u64 {
         print_milli("ipc_roundtrip_inter", round_trips(gate, 0, 1000));
         println!("bench: done");
         return 0;
+    }
+    if mode == Some(b"smp") || mode == Some(b"smp-quick") {
+        return crate::bench_smp::run(bi, mode == Some(b"smp-quick"));
     }
     if let Some(m) = mode.filter(|m| m.starts_with(b"long")) {
         return crate::bench_long::run(bi, m);

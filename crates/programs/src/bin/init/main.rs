@@ -8,6 +8,7 @@ extern crate alloc;
 
 mod bench;
 mod bench_long;
+mod bench_smp;
 mod demo;
 mod threads;
 
