@@ -333,7 +333,19 @@ impl<H: Hal> Kernel<H> {
         self.percpu[old].sched.dequeue(&mut self.threads, h);
         let Some(t) = self.threads.get_mut(h) else { return };
         t.cpu = t.next_cpu;
+        let (task, cpu) = (t.task, t.cpu as usize);
+        self.mark_ran_on(task, cpu);
         crate::counters::bump(&mut self.counters.migrations);
+    }
+
+    /// Records that `task`'s address space may be loaded on `cpu` (see `Task::ran_on`):
+    /// when the core activates it there, and when one of its threads comes to `cpu`
+    /// (created or migrated), since the fast paths switch to a thread's space from its
+    /// cache without [`Kernel::activate`].
+    pub(crate) fn mark_ran_on(&mut self, task: Handle, cpu: usize) {
+        if let Some(t) = self.tasks.get_mut(task) {
+            t.ran_on = pecan_hal::CpuSet(t.ran_on.0 | 1u64.checked_shl(cpu as u32).unwrap_or(0));
+        }
     }
 
     /// Moves thread `h` to CPU `cpu` (its affinity): a thread that runs nowhere moves now
@@ -532,8 +544,9 @@ impl<H: Hal> Kernel<H> {
         let Some(t) = self.tasks.get_mut(task) else { return };
         let act = self.asids.activate(&mut t.asid);
         let root = t.root;
+        t.ran_on = pecan_hal::CpuSet(t.ran_on.0 | 1u64.checked_shl(self.cpu as u32).unwrap_or(0));
         if act.flush_all {
-            self.hal.mmu().flush_all();
+            self.asid_rollover();
             crate::counters::bump(&mut self.counters.tlb_flushes);
         }
         self.hal.mmu().activate(root, act.asid, act.flush_asid);
@@ -543,6 +556,19 @@ impl<H: Hal> Kernel<H> {
             crate::counters::bump(&mut self.counters.tlb_flushes);
         }
         self.percpu[self.cpu].active_task = task.into();
+    }
+
+    /// The ASID generation rolled over (ASIDs are handed out machine-wide): every other
+    /// CPU is kicked out of its address space, whose ASID is of the old generation and may
+    /// now be handed to another task, and every CPU drops its non-global translations
+    /// before any ASID of the new generation is used.
+    fn asid_rollover(&mut self) {
+        let n = self.percpu.len();
+        let me = self.cpu;
+        for cpu in (0..n).filter(|&c| c != me) {
+            self.kick(cpu);
+        }
+        self.hal.shootdown(pecan_hal::CpuSet::first(n), pecan_hal::Flush::All);
     }
 
     /// [`Kernel::activate`], then records the address space in `thread`'s cache for the

@@ -6,7 +6,10 @@ extern crate alloc;
 use alloc::vec::Vec;
 use pecan_abi::layout::{ROOT_PHYS_BASE, USER_TOP};
 use pecan_abi::{CapRights, Error, MemRights};
-use pecan_hal::{Attrs, Hal, MemType, Mmu, PAGE_SIZE, PhysAddr, PhysMem, PteFormat, PteKind, VirtAddr};
+use pecan_hal::{
+    Attrs, CpuSet, Flush as HalFlush, Hal, MemType, PAGE_SIZE, PhysAddr, PhysMem, PteFormat, PteKind,
+    VirtAddr,
+};
 use pecan_mm::{MapError, PageTable};
 
 use crate::kernel::Kernel;
@@ -61,8 +64,10 @@ fn attrs(rights: u8, device: bool) -> Attrs {
 }
 
 impl<H: Hal> Kernel<H> {
-    /// Carries out TLB maintenance for removed translations. On a CPU without tagging, only
-    /// the loaded address space can hold them (a switch drops the rest).
+    /// Carries out TLB maintenance for removed translations, on every CPU that may hold
+    /// them (`Hal::shootdown`, which returns once each has flushed: only then may the
+    /// frames be reused). Without tagging, only CPUs with the address space loaded can
+    /// hold them (a switch drops the rest).
     pub fn apply_flush(&mut self, f: Flush) {
         let mut per_task: Vec<(Handle, usize)> = Vec::new();
         for (t, _) in &f.pages {
@@ -74,21 +79,34 @@ impl<H: Hal> Kernel<H> {
         for (task, n) in per_task {
             let Some(tk) = self.tasks.get(task) else { continue };
             let live = self.asids.current(&tk.asid);
-            let active = self.percpu[self.cpu].active_task.get() == Some(task);
-            if !active && live.is_none() {
+            let targets = self.may_hold(task, live.is_some(), tk.ran_on);
+            if targets.0 == 0 {
                 continue;
             }
             let asid = live.unwrap_or_default();
             if n > FLUSH_ASID_THRESHOLD {
-                self.hal.mmu().flush_asid(asid);
+                self.hal.shootdown(targets, HalFlush::Asid(asid));
                 crate::counters::bump(&mut self.counters.tlb_flushes);
             } else {
                 for (t, va) in f.pages.iter().filter(|(t, _)| *t == task) {
                     let _ = t;
-                    self.hal.mmu().flush_page(asid, VirtAddr(*va));
+                    self.hal.shootdown(targets, HalFlush::Page { asid, va: VirtAddr(*va) });
                 }
             }
         }
+    }
+
+    /// The CPUs whose TLBs may hold translations of `task`'s address space: with a live
+    /// ASID (tagged entries survive switches) every CPU it ran on; untagged, the CPUs that
+    /// have it loaded now (every switch drops untagged entries).
+    fn may_hold(&self, task: Handle, tagged: bool, ran_on: CpuSet) -> CpuSet {
+        let mut set = CpuSet(0);
+        for cpu in 0..self.percpu.len().min(pecan_hal::smp::MAX_CPUS) {
+            if self.percpu[cpu].active_task.get() == Some(task) || (tagged && ran_on.contains(cpu)) {
+                set.0 |= 1 << cpu;
+            }
+        }
+        set
     }
 
     /// The physical frame behind `va` in the root task's window, if `task` is the root task

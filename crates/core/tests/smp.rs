@@ -246,3 +246,53 @@ fn no_thread_ever_runs_on_two_cpus() {
         }
     }
 }
+
+#[test]
+fn an_unmap_shoots_down_the_cpus_that_have_the_space_loaded() {
+    use pecan_abi::object::task;
+    use pecan_abi::{Fpage, MemRights};
+    // A thread of a task runs on CPU 1: its address space is loaded there.
+    let (mut w, th) = placed(2, &[(100, 1)]);
+    let t = w.k.threads.get(th[0].h).unwrap().task;
+    let pa = ROOT_RAM.0 + 0x5000;
+    let va = 0x1000_0000;
+    w.on(0);
+    w.give_page(pa, th[0].task_slot, va, MemRights::RW);
+    assert!(w.take_ipis(1));
+    assert_eq!(w.k.percpu[1].active_task.get(), Some(t));
+    assert!(w.k.tasks.get(t).unwrap().ran_on.contains(1));
+    // Root, on CPU 0, revokes the page: the flush reaches CPU 1 before the unmap returns.
+    w.on(0);
+    w.k.hal.shootdowns.clear();
+    let fp = Fpage::memory(World::window(pa), 12, MemRights::RWX);
+    w.invoke_ok(w.root, pecan_abi::caps::ROOT_TASK, task::UNMAP, &[fp.0, 0]);
+    let to_1: Vec<_> = w.k.hal.shootdowns.iter().filter(|(c, _)| c.contains(1)).collect();
+    assert_eq!(to_1.len(), 1, "{:?}", w.k.hal.shootdowns);
+    assert!(matches!(to_1[0].1, pecan_hal::Flush::Page { va: v, .. } if v.0 == va));
+    // A task loaded nowhere else (root's own, untagged) shoots down no other CPU.
+    let root_pages = World::window(ROOT_RAM.0 + 0x6000);
+    w.k.hal.shootdowns.clear();
+    let fp = Fpage::memory(root_pages, 12, MemRights::RWX);
+    w.invoke_ok(w.root, pecan_abi::caps::ROOT_TASK, task::UNMAP, &[fp.0, task::UNMAP_SELF]);
+    assert!(w.k.hal.shootdowns.iter().all(|(c, _)| !c.contains(1)), "{:?}", w.k.hal.shootdowns);
+}
+
+#[test]
+fn an_asid_rollover_kicks_the_other_cpus_and_flushes_everywhere() {
+    // 4 ASIDs (3 usable): tasks activated in turn on CPU 0 roll the generation over.
+    let mut w = World::with_cpus_asids(2, 4);
+    if !w.k.asids.tagged() {
+        return; // built without the `asid` feature: untagged, no generations
+    }
+    let tasks: Vec<u64> = (0..4).map(|_| w.new_task()).collect();
+    w.on(0);
+    let rolled = (0..tasks.len()).any(|i| {
+        let h = w.task_h(tasks[i]);
+        w.k.hal.shootdowns.clear();
+        w.k.hal.kicks.clear();
+        w.k.activate(h);
+        w.k.hal.shootdowns.iter().any(|(c, f)| c.contains(1) && *f == pecan_hal::Flush::All)
+    });
+    assert!(rolled, "no rollover");
+    assert_eq!(w.k.hal.kicks, vec![1]);
+}

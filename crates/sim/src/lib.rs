@@ -12,8 +12,8 @@ pub use context::SimContext;
 pub use pte::SimPte;
 
 use pecan_hal::{
-    Asid, Attrs, Console, CopyFault, Hal, InterruptController, Ipi, IpiTarget, Mmu, PAGE_SIZE, PhysAddr,
-    PhysMem, PteFormat, PteKind, Timer, VirtAddr,
+    Asid, Attrs, Console, CopyFault, CpuSet, Flush, Hal, InterruptController, Ipi, IpiTarget, Mmu, PAGE_SIZE,
+    PhysAddr, PhysMem, PteFormat, PteKind, Timer, VirtAddr,
 };
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -260,6 +260,8 @@ pub struct Sim {
     pub ipis: Vec<(usize, Ipi)>,
     /// CPUs kicked out of user mode (`Hal::kick`), in order.
     pub kicks: Vec<usize>,
+    /// Shootdowns asked for (`Hal::shootdown`), in order: the target CPUs and the flush.
+    pub shootdowns: Vec<(CpuSet, Flush)>,
 }
 
 /// Where the simulated kernel's direct map of physical memory starts.
@@ -294,6 +296,7 @@ impl Sim {
             loaded: vec![None; 1],
             ipis: Vec::new(),
             kicks: Vec::new(),
+            shootdowns: Vec::new(),
         }
     }
 
@@ -419,6 +422,17 @@ impl Hal for Sim {
     fn kick(&mut self, cpu: usize) {
         self.kicks.push(cpu);
         self.loaded[cpu] = None;
+    }
+    fn shootdown(&mut self, targets: CpuSet, flush: Flush) {
+        // The model TLB is shared: the local flush reaches every CPU.
+        self.shootdowns.push((targets, flush));
+        let m = &mut self.mmu;
+        match flush {
+            Flush::Page { asid, va } => m.flush_page(asid, va),
+            Flush::Asid(asid) => m.flush_asid(asid),
+            Flush::All => m.flush_all(),
+            Flush::KernelPage(va) => m.flush_kernel_page(va),
+        }
     }
     fn exit(&mut self, code: u32) -> ! {
         panic!("simulated machine exit with code {code}")

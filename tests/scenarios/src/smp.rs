@@ -1,7 +1,8 @@
 //! Threads on several CPUs: affinity, IPC between threads on different CPUs (call, send,
 //! timeouts, cancellation, deletion of the partner), stopping and deleting a thread that
 //! runs on another CPU, migration of blocked and running threads (with their FP/SIMD
-//! state). Each uses the last CPU the kernel reports, so on one CPU the same scenario
+//! state), and an unmap done on one CPU while the page's user ran on another (no stale
+//! translation survives it). Each uses the last CPU the kernel reports, so on one CPU the same scenario
 //! runs with both sides on CPU 0 and must pass as well.
 
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -25,6 +26,7 @@ pub const SCENARIOS: &[Scenario] = &[
     ("smp-migrate-blocked", migrate_blocked),
     ("smp-migrate-running-fp", migrate_running_fp),
     ("smp-parallel", parallel),
+    ("smp-unmap-remote-no-stale-tlb", unmap_remote),
 ];
 
 use crate::Scenario;
@@ -309,4 +311,42 @@ fn parallel(env: &Env<'_>) -> Result<(), Fail> {
     d.map_err(fail("destroy"))?;
     check!(ran && after > before, "the spinner did not run beside this thread: {before} -> {after}");
     Ok(())
+}
+
+fn unmap_remote(env: &Env<'_>) -> Result<(), Fail> {
+    // A worker on the last CPU reads a page of ours (its TLB there holds the translation),
+    // and stays blocked; we unmap the page here; its next read must fault (the pager backs
+    // it with a fresh zeroed page), never see the old frame through a stale translation.
+    use pecan_abi::MemRights;
+    use pecan_abi::caps::std_slots;
+    use pecan_system::frames::{FRAMES, window, window_fpage};
+    use pecan_system::{pager, worker};
+    use pecan_user::Task;
+    const W_PAGE: u64 = pecan_user::thread::STACK_AREA + (32 << 20);
+    let two_s = Duration::from_secs(2);
+    let pa = FRAMES.alloc().ok_or("no frame")?;
+    // SAFETY: our frame, reached through the window.
+    unsafe { (window(pa) as *mut u64).write_volatile(0x5eed_f00d) };
+    let w = env.worker(&[worker::READ_TWICE, W_PAGE], &[], 120);
+    let r = (|| {
+        w.child.thread.set_affinity(far(env)).map_err(fail("set_affinity"))?;
+        w.child.task.map(window_fpage(pa, 12, MemRights::RW), W_PAGE).map_err(fail("map"))?;
+        let first = env.report(&w, two_s).map_err(fail("first report"))?;
+        check!(first.word(0) == 0x5eed_f00d, "first read {:#x}", first.word(0));
+        Task::at(std_slots::TASK).unmap(window_fpage(pa, 12, MemRights::RW), false).map_err(fail("unmap"))?;
+        // The old frame changes: a stale translation would read this.
+        // SAFETY: as above.
+        unsafe { (window(pa) as *mut u64).write_volatile(0xbad_57a1e) };
+        let faults = pager::stats(w.child.id).0;
+        env.release();
+        let second = env.report(&w, two_s).map_err(fail("second report"))?;
+        env.release();
+        check!(second.word(0) == 0, "second read {:#x}: not a fresh page (stale TLB?)", second.word(0));
+        let after = pager::stats(w.child.id).0;
+        check!(after > faults, "no fault after the unmap: {faults} -> {after}");
+        Ok(())
+    })();
+    env.kill(&w);
+    FRAMES.free(pa);
+    r
 }

@@ -127,6 +127,7 @@ impl<H: Hal> Kernel<H> {
             threads: 0,
             charged_to: f,
             is_root: false,
+            ran_on: pecan_hal::CpuSet(0),
             window: PhysAddr(0),
         };
         match self.tasks.insert(task) {
@@ -181,6 +182,7 @@ impl<H: Hal> Kernel<H> {
             t.vm.insert(utcb, VmEntry::Utcb(h));
             t.threads += 1;
         }
+        self.mark_ran_on(task, self.cpu);
         // The UTCB knows its own address (x86_64 user code reads it FS-relative).
         self.utcb_write(h, pecan_abi::utcb::offset::TCR + pecan_abi::utcb::TCR_SELF, utcb);
         Ok(ObjRef::Thread(h))

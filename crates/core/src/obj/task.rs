@@ -38,6 +38,12 @@ pub struct Task {
     pub charged_to: Handle,
     /// The root task: owns all physical memory through its window.
     pub is_root: bool,
+    /// The CPUs that may have loaded the address space (bit `i`: CPU `i`): marked when the
+    /// core activates it and when one of its threads is created on or moves to a CPU (the
+    /// fast paths switch from a thread's cache). The CPUs whose TLBs may hold its
+    /// translations (tagged by its ASID), which an unmap's shootdown must reach. Never
+    /// shrinks.
+    pub ran_on: pecan_hal::CpuSet,
     /// The level-1 table of the long-IPC window (`ipc/window.rs`; 0 until the task's first
     /// temporary mapping). Its two tables count in `pt_frames`.
     pub window: PhysAddr,
@@ -52,6 +58,7 @@ impl crate::obj::table::Vacant for Task {
             vm: BTreeMap::new(),
             pt_frames: 0,
             threads: 0,
+            ran_on: pecan_hal::CpuSet(0),
             charged_to: Handle::NONE,
             is_root: false,
             window: PhysAddr(0),

@@ -118,7 +118,12 @@ impl World {
 
     /// A world with `cpus` CPUs (untagged TLB, default tables), running on CPU 0.
     pub fn with_cpus(cpus: usize) -> Self {
-        Self::build(Sim::with_cpus(0, cpus), Self::config(), KERNEL_FRAMES_SIZE)
+        Self::with_cpus_asids(cpus, 0)
+    }
+
+    /// A world with `cpus` CPUs and `asids` ASIDs (default tables), running on CPU 0.
+    pub fn with_cpus_asids(cpus: usize, asids: usize) -> Self {
+        Self::build(Sim::with_cpus(asids, cpus), Self::config(), KERNEL_FRAMES_SIZE)
     }
 
     /// Continues on CPU `cpu` (the next entries run there).
