@@ -22,6 +22,7 @@ mod quota;
 mod reply;
 mod sched;
 mod smp;
+mod stress;
 mod strings;
 mod strings_pair;
 mod strings_shapes;
@@ -87,12 +88,16 @@ pub fn all() -> alloc::vec::Vec<Scenario> {
 }
 
 /// Runs the scenarios whose name contains `filter` (all without one); returns
-/// `(passed, failed)`.
+/// `(passed, failed)`. The stress scenarios run only when `filter` starts with `stress`.
 pub fn run(env: &Env<'_>, filter: Option<&[u8]>) -> (u32, u32) {
     // What the kernel says runs (the matrix checks it against QEMU's -smp).
     println!("scenarios: the kernel reports {} CPU(s)", env.bi.cpus);
     let (mut ok, mut bad) = (0, 0);
-    for (name, f) in all() {
+    let mut list = all();
+    if filter.is_some_and(|f| f.starts_with(b"stress")) {
+        list.extend_from_slice(stress::SCENARIOS);
+    }
+    for (name, f) in list {
         if filter.is_some_and(|f| !name.as_bytes().windows(f.len().max(1)).any(|w| w == f)) {
             continue;
         }
