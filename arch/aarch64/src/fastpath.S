@@ -400,20 +400,7 @@ fp_switch:
     msr     spsr_el1, x9
     mov     x0, #0                          // status OK (x1, x2: label and tag)
     ldr     x3, [sp, #(8 * 3)]
-    ldp     x4, x5, [sp, #(16 * 2)]
-    ldp     x6, x7, [sp, #(16 * 3)]
-    ldp     x8, x9, [sp, #(16 * 4)]
-    ldp     x10, x11, [sp, #(16 * 5)]
-    ldp     x12, x13, [sp, #(16 * 6)]
-    ldp     x14, x15, [sp, #(16 * 7)]
-    ldp     x16, x17, [sp, #(16 * 8)]
-    ldp     x18, x19, [sp, #(16 * 9)]
-    ldp     x20, x21, [sp, #(16 * 10)]
-    ldp     x22, x23, [sp, #(16 * 11)]
-    ldp     x24, x25, [sp, #(16 * 12)]
-    ldp     x26, x27, [sp, #(16 * 13)]
-    ldp     x28, x29, [sp, #(16 * 14)]
-    ldr     x30, [sp, #(16 * 15)]
+    restore_gprs_from_x4                    // frame.S
     add     sp, sp, #{REGS_SIZE}            // SP_EL1 = end of the Regs block
     eret
     dsb     nsh                             // no straight-line speculation past eret

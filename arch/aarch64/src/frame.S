@@ -33,9 +33,8 @@
     stp     \ta, \tb, [sp, #{REGS_ELR}]
 .endm
 
-.macro restore_gprs
-    ldp     x0, x1, [sp, #(16 * 0)]
-    ldp     x2, x3, [sp, #(16 * 1)]
+// x4..x30 from the register block at sp (for exits that set x0..x3 themselves).
+.macro restore_gprs_from_x4
     ldp     x4, x5, [sp, #(16 * 2)]
     ldp     x6, x7, [sp, #(16 * 3)]
     ldp     x8, x9, [sp, #(16 * 4)]
@@ -50,4 +49,10 @@
     ldp     x26, x27, [sp, #(16 * 13)]
     ldp     x28, x29, [sp, #(16 * 14)]
     ldr     x30, [sp, #(16 * 15)]
+.endm
+
+.macro restore_gprs
+    ldp     x0, x1, [sp, #(16 * 0)]
+    ldp     x2, x3, [sp, #(16 * 1)]
+    restore_gprs_from_x4
 .endm
