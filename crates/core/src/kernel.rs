@@ -307,6 +307,7 @@ impl<H: Hal> Kernel<H> {
     /// Its CPU forgets it as its running thread (a ready thread goes to the front of that
     /// CPU's list) and records it as stopped: if the entry the kick caused is a system
     /// call of the thread, the call is dropped (see [`Kernel::syscall_general`]).
+    #[inline(never)]
     pub fn stop_remote(&mut self, h: Handle) {
         let Some(cpu) = self.running_elsewhere(h) else { return };
         self.kick(cpu);
@@ -375,13 +376,22 @@ impl<H: Hal> Kernel<H> {
 
     /// Records that `h` (which was running or ready) now blocks in `state`. A thread
     /// running on another CPU is stopped there first.
+    ///
+    /// A thread of this CPU's lists runs nowhere else: only another CPU's thread costs the
+    /// call of [`Kernel::stop_remote`] (the general path blocks on every IPC).
     pub fn block(&mut self, h: Handle, state: State) {
-        self.stop_remote(h);
-        let cpu = self.cpu_of(h);
+        let Some(t) = self.threads.get(h) else { return };
+        if t.cpu as usize != self.cpu {
+            self.stop_remote(h);
+        }
+        let last = self.percpu.len() - 1;
         let Some(t) = self.threads.get_mut(h) else { return };
+        let cpu = (t.cpu as usize).min(last);
         t.state = state;
         t.block_epoch += 1;
-        self.percpu[cpu].sched.blocked(&mut self.threads, h);
+        if !crate::sched::LAZY {
+            self.percpu[cpu].sched.blocked(&mut self.threads, h);
+        }
     }
 
     /// Hands the CPU from the running thread, which just blocked, to `partner`, which just
@@ -530,9 +540,10 @@ impl<H: Hal> Kernel<H> {
             // One load and branch on the general path (`ipc/longipc.rs`).
             return self.prepare_return_long();
         }
-        let cur = self.percpu[self.cpu].sched.current.get()?;
+        let pc = &self.percpu[self.cpu];
+        let (cur, active) = (pc.sched.current.get()?, pc.active_task.get());
         let task = self.threads.get(cur)?.task;
-        if self.percpu[self.cpu].active_task.get() != Some(task) {
+        if active != Some(task) {
             self.activate(task);
         }
         Some(cur)

@@ -98,11 +98,9 @@ fn finish<M: Platform>(k: &mut Kernel<M>) -> Resume<M::Context> {
     if let Some(code) = k.exit_request {
         crate::exit::exit_raw(&mut k.hal, code);
     }
-    match k.prepare_return() {
-        Some(_) => match k.current_context() {
-            Some(c) => Resume::User(c as *mut M::Context),
-            None => Resume::Idle,
-        },
+    // `prepare_return` returns the running thread: its registers, without a second lookup.
+    match k.prepare_return().and_then(|h| k.threads.get_mut(h)) {
+        Some(t) => Resume::User(&mut t.ctx as *mut M::Context),
         None => Resume::Idle,
     }
 }
