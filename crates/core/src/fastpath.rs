@@ -168,7 +168,7 @@ impl<H: Hal> Kernel<H> {
         rt.block_epoch += 1;
         let (task, space, next) = (rt.task, rt.space, &raw mut rt.ctx);
         bump(&mut self.counters.messages);
-        self.percpu[self.cpu].sched.blocked(&mut self.threads, s);
+        self.blocked_here(s);
         self.fast_handoff(r);
         self.fast_activate(r, task, space);
         Some(next)
@@ -209,10 +209,19 @@ impl<H: Hal> Kernel<H> {
         st.block_epoch += 1;
         let (task, space, next) = (st.task, st.space, &raw mut st.ctx);
         bump(&mut self.counters.messages);
-        self.percpu[self.cpu].sched.blocked(&mut self.threads, r);
+        self.blocked_here(r);
         self.fast_handoff(s);
         self.fast_activate(s, task, space);
         Some(next)
+    }
+
+    /// The running thread `h` blocked: without lazy queues it leaves this CPU's ready list
+    /// (with them, nothing to do, not even the lookup of this CPU's lists).
+    #[inline(always)]
+    fn blocked_here(&mut self, h: Handle) {
+        if !crate::sched::LAZY {
+            self.percpu[self.cpu].sched.blocked(&mut self.threads, h);
+        }
     }
 
     /// The running thread blocked; `partner` (ready, and outranked by nobody) runs on the
@@ -221,11 +230,12 @@ impl<H: Hal> Kernel<H> {
     fn fast_handoff(&mut self, partner: Handle) {
         bump(&mut self.counters.handoffs);
         if cfg!(feature = "direct-switch") {
+            let q = &mut self.percpu[self.cpu].sched;
             if !crate::sched::LAZY {
-                self.percpu[self.cpu].sched.enqueue(&mut self.threads, partner);
+                q.enqueue(&mut self.threads, partner);
             }
-            self.percpu[self.cpu].sched.current = partner.into();
-            self.percpu[self.cpu].sched.need_resched = false;
+            q.current = partner.into();
+            q.need_resched = false;
             bump(&mut self.counters.direct_switches);
         } else {
             self.handoff_dispatched(partner);
@@ -238,7 +248,9 @@ impl<H: Hal> Kernel<H> {
     /// (which may allocate an ASID or flush) runs and the cache is refilled.
     #[inline(always)]
     fn fast_activate(&mut self, thread: Handle, task: Handle, space: SpaceCache) {
-        if self.percpu[self.cpu].active_task.get() == Some(task) {
+        // This CPU's state looked up once (the MMU write clobbers memory).
+        let pc = &mut self.percpu[self.cpu];
+        if pc.active_task.get() == Some(task) {
             return;
         }
         if space.generation == self.asids.generation() {
@@ -250,7 +262,7 @@ impl<H: Hal> Kernel<H> {
             if untagged {
                 bump(&mut self.counters.tlb_flushes);
             }
-            self.percpu[self.cpu].active_task = task.into();
+            pc.active_task = task.into();
             return;
         }
         self.activate_and_cache(thread, task);

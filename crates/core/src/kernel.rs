@@ -552,27 +552,33 @@ impl<H: Hal> Kernel<H> {
     /// Switches to `task`'s address space, tagging it with its ASID.
     #[inline(always)]
     pub fn activate(&mut self, task: Handle) {
+        let me = self.cpu;
         let Some(t) = self.tasks.get_mut(task) else { return };
         let act = self.asids.activate(&mut t.asid);
         let root = t.root;
-        t.ran_on = pecan_hal::CpuSet(t.ran_on.0 | 1u64.checked_shl(self.cpu as u32).unwrap_or(0));
+        // `me` < the number of CPUs <= MAX_CPUS = 64 (`Kernel::enter`): the bit exists.
+        t.ran_on = pecan_hal::CpuSet(t.ran_on.0 | 1u64 << (me % 64));
         if act.flush_all {
             self.asid_rollover();
             crate::counters::bump(&mut self.counters.tlb_flushes);
         }
+        // This CPU's state looked up once, before the switch (the MMU write clobbers memory).
+        let pc = &mut self.percpu[me];
         self.hal.mmu().activate(root, act.asid, act.flush_asid);
         crate::counters::bump(&mut self.counters.as_switches);
         if act.flush_asid {
             // A recycled ASID, or untagged: loading the root drops the old translations.
             crate::counters::bump(&mut self.counters.tlb_flushes);
         }
-        self.percpu[self.cpu].active_task = task.into();
+        pc.active_task = task.into();
     }
 
     /// The ASID generation rolled over (ASIDs are handed out machine-wide): every other
     /// CPU is kicked out of its address space, whose ASID is of the old generation and may
     /// now be handed to another task, and every CPU drops its non-global translations
     /// before any ASID of the new generation is used.
+    #[cold]
+    #[inline(never)]
     fn asid_rollover(&mut self) {
         let n = self.percpu.len();
         let me = self.cpu;
