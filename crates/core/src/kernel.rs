@@ -414,7 +414,8 @@ impl<H: Hal> Kernel<H> {
         let prio = p.prio;
         crate::counters::bump(&mut self.counters.handoffs);
         let q = &mut self.percpu[self.cpu].sched;
-        if cfg!(feature = "direct-switch") && q.highest().is_none_or(|h| prio >= h) {
+        // `top()` is `highest()` kept up to date (0 with nothing ready): one load, no scan.
+        if cfg!(feature = "direct-switch") && prio >= q.top() {
             if !crate::sched::LAZY {
                 q.enqueue(&mut self.threads, partner);
             }
@@ -497,7 +498,7 @@ impl<H: Hal> Kernel<H> {
                 return;
             }
             q.need_resched = false;
-            if q.highest().is_none_or(|h| h <= prio) {
+            if q.top() <= prio {
                 return;
             }
             // Preempted: it resumes first among its priority.
