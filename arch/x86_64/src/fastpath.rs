@@ -7,6 +7,9 @@
 //! its ready list, the partner becomes current at once); otherwise `syscall.S` goes
 //! straight to the platform's route, which runs the core's generic fast path.
 
+// Without the features only `ON` and the type are left: the assembly's imports go unused.
+#![cfg_attr(not(all(feature = "fastpath", feature = "fastpath-asm")), allow(unused_imports))]
+
 use core::mem::{MaybeUninit, offset_of};
 
 use pecan_abi::REG_MRS;
