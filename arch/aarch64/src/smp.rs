@@ -262,12 +262,7 @@ pub fn kick(cpu: usize) {
     if cpu >= online() || cpu == percpu::index() {
         return;
     }
-    let n = KICKS[cpu].request();
-    send(IpiTarget::Cpu(cpu), Ipi::Wake);
-    while !KICKS[cpu].done(n) {
-        serve();
-        core::hint::spin_loop();
-    }
+    KICKS[cpu].run(|| send(IpiTarget::Cpu(cpu), Ipi::Wake), serve);
 }
 
 /// Asks CPU `cpu` to save the FP/SIMD state of `ctx` that is live in its registers, and

@@ -322,10 +322,5 @@ pub fn kick(cpu: usize) {
     if cpu >= online() || cpu == percpu::cpu_id() {
         return;
     }
-    let n = KICKS[cpu].request();
-    send(IpiTarget::Cpu(cpu), Ipi::Wake);
-    while !KICKS[cpu].done(n) {
-        serve();
-        core::hint::spin_loop();
-    }
+    KICKS[cpu].run(|| send(IpiTarget::Cpu(cpu), Ipi::Wake), serve);
 }

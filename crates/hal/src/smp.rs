@@ -212,6 +212,17 @@ impl Kick {
         self.answered.load(Ordering::Acquire) >= n
     }
 
+    /// On the initiator: a request, `interrupt` to send the target its IPI, then the wait
+    /// for the answer, calling `serve` (this CPU's own pending requests) while it spins.
+    pub fn run(&self, interrupt: impl FnOnce(), mut serve: impl FnMut()) {
+        let n = self.request();
+        interrupt();
+        while !self.done(n) {
+            serve();
+            core::hint::spin_loop();
+        }
+    }
+
     /// On the target, in kernel mode: answers every request so far, after `leave`, if
     /// one waits. Returns whether one did.
     pub fn serve(&self, leave: impl FnOnce()) -> bool {
@@ -412,10 +423,7 @@ mod tests {
             }
         });
         for _ in 0..100 {
-            let n = k.request();
-            while !k.done(n) {
-                core::hint::spin_loop();
-            }
+            k.run(|| {}, || {});
             // Answered only after the target left user mode.
             assert!(left.load(Ordering::Relaxed) >= 1);
         }
