@@ -142,7 +142,7 @@ pub mod machine {
     /// with its `counters` feature).
     pub const COUNTERS: u64 = 2;
     /// Number of words `COUNTERS` returns.
-    pub const COUNTER_WORDS: usize = 15;
+    pub const COUNTER_WORDS: usize = 16;
     /// `[]`: reset the kernel event counters.
     pub const RESET_COUNTERS: u64 = 3;
 }

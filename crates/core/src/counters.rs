@@ -51,6 +51,9 @@ pub struct Counters {
     pub ipis: u64,
     /// Threads moved to another CPU's ready lists.
     pub migrations: u64,
+    /// Threads handed straight to an idle CPU (`handoff.rs`), which resumed them without
+    /// entering the core.
+    pub remote_handoffs: u64,
 }
 
 /// Number of words `Machine::COUNTERS` returns.
@@ -75,6 +78,7 @@ impl Counters {
             self.exceptions,
             self.ipis,
             self.migrations,
+            self.remote_handoffs,
         ]
     }
 }

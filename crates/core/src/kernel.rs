@@ -254,7 +254,8 @@ impl<H: Hal> Kernel<H> {
 
     /// Marks `h` ready and puts it at the end of its CPU's ready list; asks that CPU for
     /// a reschedule if it outranks the thread running there (another CPU by a `Wake`
-    /// IPI, which its arch turns into [`Kernel::reschedule`]). A thread with a migration
+    /// IPI, which its arch turns into [`Kernel::reschedule`]; an idle one gets it handed
+    /// over instead, `handoff.rs`). A thread with a migration
     /// pending moves to its new CPU first.
     pub fn wake(&mut self, h: Handle) {
         let Some(t) = self.threads.get_mut(h) else { return };
@@ -270,7 +271,7 @@ impl<H: Hal> Kernel<H> {
         q.dequeue(&mut self.threads, h);
         q.enqueue(&mut self.threads, h);
         let cur_prio = q.current.get().and_then(|c| self.threads.get(c)).map(|c| c.prio);
-        if cur_prio.is_none_or(|p| prio > p) {
+        if cur_prio.is_none_or(|p| prio > p) && !self.hand_off(cpu, h) {
             self.resched_cpu(cpu);
         }
     }
@@ -554,24 +555,33 @@ impl<H: Hal> Kernel<H> {
     #[inline(always)]
     pub fn activate(&mut self, task: Handle) {
         let me = self.cpu;
-        let Some(t) = self.tasks.get_mut(task) else { return };
+        let Some(space) = self.claim_space(task, me) else { return };
+        // This CPU's state looked up once, before the switch (the MMU write clobbers memory).
+        let pc = &mut self.percpu[me];
+        self.hal.mmu().activate(space.root, space.asid, space.flush);
+        pc.active_task = task.into();
+    }
+
+    /// What loading `task`'s space on CPU `cpu` takes (its root, its ASID, allocated now if
+    /// it has none of this generation, and whether to flush), counted as an address-space
+    /// switch there; `None` if there is no such task. Records `cpu` in the task's `ran_on`.
+    #[inline(always)]
+    pub(crate) fn claim_space(&mut self, task: Handle, cpu: usize) -> Option<pecan_hal::handoff::Space> {
+        let t = self.tasks.get_mut(task)?;
         let act = self.asids.activate(&mut t.asid);
         let root = t.root;
-        // `me` < the number of CPUs <= MAX_CPUS = 64 (`Kernel::enter`): the bit exists.
-        t.ran_on = pecan_hal::CpuSet(t.ran_on.0 | 1u64 << (me % 64));
+        // `cpu` < the number of CPUs <= MAX_CPUS = 64 (`Kernel::enter`): the bit exists.
+        t.ran_on = pecan_hal::CpuSet(t.ran_on.0 | 1u64 << (cpu % 64));
         if act.flush_all {
             self.asid_rollover();
             crate::counters::bump(&mut self.counters.tlb_flushes);
         }
-        // This CPU's state looked up once, before the switch (the MMU write clobbers memory).
-        let pc = &mut self.percpu[me];
-        self.hal.mmu().activate(root, act.asid, act.flush_asid);
         crate::counters::bump(&mut self.counters.as_switches);
         if act.flush_asid {
             // A recycled ASID, or untagged: loading the root drops the old translations.
             crate::counters::bump(&mut self.counters.tlb_flushes);
         }
-        pc.active_task = task.into();
+        Some(pecan_hal::handoff::Space { root, asid: act.asid, flush: act.flush_asid })
     }
 
     /// The ASID generation rolled over (ASIDs are handed out machine-wide): every other

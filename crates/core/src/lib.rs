@@ -17,6 +17,7 @@ pub mod counters;
 pub mod delete;
 pub mod fastpath;
 pub mod fault;
+pub mod handoff;
 pub mod invoke;
 pub mod ipc;
 pub mod irq;

@@ -71,6 +71,11 @@ impl PerCpus {
         self.count == 0
     }
 
+    /// CPU `cpu`'s state, if there is such a CPU.
+    pub fn get_mut(&mut self, cpu: usize) -> Option<&mut PerCpu> {
+        self.cpus.get_mut(cpu)
+    }
+
     /// Every CPU's state, CPU 0 first.
     pub fn iter(&self) -> core::slice::Iter<'_, PerCpu> {
         self.cpus.iter()

@@ -35,12 +35,22 @@ fn wakes_to(w: &World, cpu: usize) -> usize {
     w.k.hal.ipis.iter().filter(|&&(c, k)| c == cpu && k == Ipi::Wake).count()
 }
 
+/// Threads handed to idle CPU `cpu` (`crosscore`).
+fn handoffs_to(w: &World, cpu: usize) -> usize {
+    w.k.hal.handoffs.iter().filter(|&&(c, _)| c == cpu).count()
+}
+
+/// `Wake` IPIs or handoffs to `cpu`: what tells an idle CPU it has a thread to run.
+fn notified(w: &World, cpu: usize) -> usize {
+    wakes_to(w, cpu) + handoffs_to(w, cpu)
+}
+
 #[test]
 fn each_cpu_picks_from_its_own_lists() {
     let (mut w, th) = placed(3, &[(100, 1), (100, 2), (50, 0)]);
     // Root keeps CPU 0; each idle CPU was sent a wake-up for its thread.
     assert_eq!(w.cur_on(0), Some(w.root));
-    assert_eq!((wakes_to(&w, 1), wakes_to(&w, 2)), (1, 1));
+    assert_eq!((notified(&w, 1), notified(&w, 2)), (1, 1));
     assert!(w.take_ipis(1) && w.take_ipis(2));
     assert_eq!([w.cur_on(1), w.cur_on(2)], [Some(th[0].h), Some(th[1].h)]);
     // CPU 0's low-priority thread runs there once root blocks, not elsewhere.
@@ -73,7 +83,7 @@ fn a_wake_ipi_only_when_the_woken_thread_outranks() {
 }
 
 #[test]
-fn call_and_reply_across_cpus_take_the_general_path() {
+fn call_and_reply_across_cpus_take_the_general_path_and_hand_off_to_the_idle_cpu() {
     // A server on CPU 1 waits; a client on CPU 0 calls it.
     let (mut w, th) = placed(2, &[(100, 1), (100, 0)]);
     let (server, client) = (th[0], th[1]);
@@ -87,17 +97,52 @@ fn call_and_reply_across_cpus_take_the_general_path() {
     w.recv(w.root, 0, NEVER);
     assert_eq!(w.cur_on(0), Some(client.h));
     let fast = w.k.counters.fastpath;
+    let handoffs = w.k.counters.remote_handoffs;
+    w.k.hal.ipis.clear();
     w.call(client.h, 5, MsgTag::new(9, 1, 0), &[41]);
     assert_eq!(w.k.counters.fastpath, fast, "the fast path refuses a partner on another CPU");
     assert!(w.blocked(client.h));
+    // CPU 1 is idle: with `crosscore` the server is handed to it (no `Wake`, no reschedule
+    // there), its space recorded as loaded; without, a `Wake` IPI.
+    let handed = pecan_core::handoff::ON;
+    assert_eq!((handoffs_to(&w, 1), wakes_to(&w, 1)), if handed { (1, 0) } else { (0, 1) });
+    if handed {
+        assert_eq!(w.k.counters.remote_handoffs, handoffs + 1);
+        assert_eq!(w.cur_on(1), Some(server.h), "the server runs on CPU 1 before it enters the kernel");
+        assert_eq!(w.k.percpu[1].active_task.get(), Some(w.k.threads.get(server.h).unwrap().task));
+    }
     assert!(w.take_ipis(1));
     assert_eq!(w.cur_on(1), Some(server.h));
     let r = w.ok(server.h);
     assert_eq!((r.label, r.words[0]), (0x77, 41));
     w.reply_wait(server.h, MsgTag::new(0, 1, 0), &[42]);
+    assert_eq!(notified(&w, 0), 1);
     assert!(w.take_ipis(0));
     assert_eq!(w.cur_on(0), Some(client.h));
     assert_eq!(w.ok(client.h).words[0], 42);
+}
+
+#[test]
+fn a_cpu_running_a_thread_gets_a_wake_not_a_handoff() {
+    // Two threads for CPU 1 (idle): the first is handed over; the second, of higher
+    // priority, finds CPU 1 running the first: a `Wake`, and CPU 1 reschedules to it.
+    let (mut w, th) = placed(2, &[(100, 1)]);
+    let (lo, hi) = (th[0], {
+        let t = w.new_thread(th[0].task_slot, 150);
+        w.invoke_ok(w.root, t.slot, thread::SET_AFFINITY, &[1]);
+        t
+    });
+    if pecan_core::handoff::ON {
+        assert_eq!((handoffs_to(&w, 1), wakes_to(&w, 1)), (1, 0), "the first thread was handed over");
+    }
+    assert!(w.take_ipis(1));
+    assert_eq!(w.cur_on(1), Some(lo.h));
+    w.on(0);
+    w.start(hi);
+    assert_eq!(handoffs_to(&w, 1), 0);
+    assert_eq!(wakes_to(&w, 1), 1, "CPU 1 runs a thread: the second one is a Wake");
+    assert!(w.take_ipis(1));
+    assert_eq!(w.cur_on(1), Some(hi.h));
 }
 
 #[test]

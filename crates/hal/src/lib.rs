@@ -10,6 +10,7 @@ pub mod addr;
 pub mod console;
 pub mod context;
 pub mod copy;
+pub mod handoff;
 pub mod irq;
 pub mod mem;
 pub mod mmu;
@@ -97,6 +98,17 @@ pub trait Hal {
     /// running there uses (suspension, deletion, new registers, its task's page tables).
     /// The default is for one CPU: nothing.
     fn kick(&mut self, _cpu: usize) {}
+    /// Whether [`Hal::handoff`] is implemented: the core (its `crosscore` feature) then
+    /// hands a thread it wakes for an idle CPU straight to that CPU.
+    const HANDOFF: bool = false;
+    /// Hands the thread of `ctx`, which the core just made the running thread of idle CPU
+    /// `cpu` (not this one, its state locked by the caller), to that CPU: it loads `space`
+    /// if given and returns to `ctx` from its idle loop without entering the core
+    /// ([`handoff::Doorbell`], docs/smp.md "Handoff"). Returns whether an IPI was sent (a
+    /// polling CPU needs none). The default, for one CPU, does nothing.
+    fn handoff(&mut self, _cpu: usize, _ctx: *mut Self::Context, _space: Option<handoff::Space>) -> bool {
+        false
+    }
     /// Makes `flush` take effect on this CPU and on every running CPU of `targets` (the
     /// ones that may hold the translations: all of them for a kernel page, those an
     /// address space ran on for a user page), and returns only once each has (x86_64:

@@ -11,6 +11,7 @@ mod pte;
 pub use context::SimContext;
 pub use pte::SimPte;
 
+use pecan_hal::handoff::Space;
 use pecan_hal::{
     Asid, Attrs, Console, CopyFault, CpuSet, Flush, Hal, InterruptController, Ipi, IpiTarget, Mmu, PAGE_SIZE,
     PhysAddr, PhysMem, PteFormat, PteKind, Timer, VirtAddr,
@@ -262,6 +263,11 @@ pub struct Sim {
     pub kicks: Vec<usize>,
     /// Shootdowns asked for (`Hal::shootdown`), in order: the target CPUs and the flush.
     pub shootdowns: Vec<(CpuSet, Flush)>,
+    /// Threads handed to idle CPUs (`Hal::handoff`), in order: the target CPU and the space
+    /// it loads (which becomes its loaded one at once: the target resumes the thread).
+    pub handoffs: Vec<(usize, Option<Space>)>,
+    /// The CPUs poll their doorbells (`Hal::handoff` then needs no IPI).
+    pub polling: bool,
 }
 
 /// Where the simulated kernel's direct map of physical memory starts.
@@ -297,6 +303,8 @@ impl Sim {
             ipis: Vec::new(),
             kicks: Vec::new(),
             shootdowns: Vec::new(),
+            handoffs: Vec::new(),
+            polling: false,
         }
     }
 
@@ -418,6 +426,14 @@ impl Hal for Sim {
         if let IpiTarget::Cpu(c) = to {
             self.ipis.push((c, kind));
         }
+    }
+    const HANDOFF: bool = true;
+    fn handoff(&mut self, cpu: usize, _ctx: *mut SimContext, space: Option<Space>) -> bool {
+        self.handoffs.push((cpu, space));
+        if let Some(s) = space {
+            self.loaded[cpu] = Some((s.root, s.asid));
+        }
+        !self.polling
     }
     fn kick(&mut self, cpu: usize) {
         self.kicks.push(cpu);

@@ -132,17 +132,24 @@ impl World {
         self.k.enter();
     }
 
-    /// CPU `cpu` takes the `Wake` IPIs sent to it (a reschedule); whether there was one.
+    /// CPU `cpu` takes the `Wake` IPIs sent to it (a reschedule) and the threads handed to
+    /// it; whether there was one.
     pub fn take_ipis(&mut self, cpu: usize) -> bool {
         let n = self.k.hal.ipis.iter().filter(|(c, _)| *c == cpu).count();
         self.k.hal.ipis.retain(|(c, _)| *c != cpu);
-        if n > 0 {
+        // A thread handed to the CPU (`crosscore`): it runs it without entering the core,
+        // unless a `Wake` came after (which withdraws the handoff: the core decides).
+        let handed = self.k.hal.handoffs.iter().filter(|(c, _)| *c == cpu).count();
+        self.k.hal.handoffs.retain(|(c, _)| *c != cpu);
+        if n + handed > 0 {
             self.on(cpu);
-            self.k.reschedule();
-            self.k.prepare_return();
+            if n > 0 {
+                self.k.reschedule();
+                self.k.prepare_return();
+            }
             self.check();
         }
-        n > 0
+        n + handed > 0
     }
 
     /// The thread running on CPU `cpu`.
