@@ -84,6 +84,10 @@ impl Hal for X86 {
     fn kick(&mut self, cpu: usize) {
         crate::smp::kick(cpu)
     }
+    const HANDOFF: bool = true;
+    fn handoff(&mut self, cpu: usize, ctx: *mut Context, space: Option<pecan_hal::handoff::Space>) -> bool {
+        crate::handoff::ring(cpu, ctx, space)
+    }
 
     const WINDOW_BASE: u64 = crate::copy::WINDOW_BASE;
 

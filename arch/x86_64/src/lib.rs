@@ -41,6 +41,8 @@ pub mod gdt;
 #[cfg(all(target_arch = "x86_64", target_os = "none"))]
 pub mod hal;
 #[cfg(all(target_arch = "x86_64", target_os = "none"))]
+pub mod handoff;
+#[cfg(all(target_arch = "x86_64", target_os = "none"))]
 pub mod ioapic;
 #[cfg(all(target_arch = "x86_64", target_os = "none"))]
 pub mod lapic;

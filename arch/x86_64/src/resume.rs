@@ -44,6 +44,7 @@ pub fn started() -> bool {
 pub fn dispatch(ev: Event) -> Resume<Context> {
     // SAFETY: this CPU's block, interrupts disabled.
     unsafe { (*percpu::this()).idle = false };
+    crate::handoff::stop_polling();
     let h = HANDLER.get().expect("an event before the kernel registered its handler");
     h(ev)
 }
@@ -119,6 +120,29 @@ fn leave(c: *mut Context, exit: Exit) -> ! {
             Exit::Sysret => pecan_return_sysret(c),
             Exit::Iret => pecan_return_iret(c),
         }
+    }
+}
+
+/// Returns to a thread handed to this CPU from its idle loop (`handoff.rs`), without the
+/// kernel: the core made it this CPU's running thread and this CPU loaded its space.
+///
+/// # Safety
+/// `c` is the context the core handed over (its running thread's here), alive in its TCB.
+pub unsafe fn resume_handed(c: *mut Context) -> ! {
+    // SAFETY: this CPU's block, interrupts disabled.
+    unsafe { (*percpu::this()).idle = false };
+    // SAFETY: the caller's promise.
+    unsafe { resume_user(c) }
+}
+
+/// Called by `pecan_idle` before each halt (interrupts disabled, on the idle loop's
+/// stack): returns only if no thread was handed to this CPU (after polling for one with
+/// `crosscore-poll`).
+#[unsafe(no_mangle)]
+extern "C" fn pecan_x86_idle_look() {
+    if let Some(c) = crate::handoff::before_halt() {
+        // SAFETY: the doorbell holds only contexts the core handed over (`Hal::handoff`).
+        unsafe { resume_handed(c) }
     }
 }
 

@@ -14,8 +14,10 @@
 // pecan_return_iret(ctx: rdi = *Context), for everything else: rsp = the frame, pop the 15
 //   registers, skip vector and error code, swapgs, iretq (rip, cs, rflags, rsp, ss from the
 //   frame): every register comes back, rcx and r11 included.
-// pecan_idle(stack: rdi = kernel stack top): rsp = the kernel stack top, then `sti; hlt`
-//   forever. An interrupt arrives through vectors.S from kernel mode; trap.rs hands it to
+// pecan_idle(stack: rdi = kernel stack top): rsp = the kernel stack top, then for ever:
+//   `call pecan_x86_idle_look` (resume.rs: returns only if no thread was handed to this
+//   CPU; all registers but the callee-saved ones may change), `sti; hlt; cli`.
+//   An interrupt arrives through vectors.S from kernel mode; trap.rs hands it to
 //   the kernel and leaves through one of the exits above or comes back here with a fresh
 //   stack, so nothing on this stack is ever returned to (except an ignored spurious
 //   interrupt, which returns to the `hlt` loop). `sti; hlt` cannot lose a wake-up: `sti`
@@ -73,7 +75,8 @@ pecan_return_iret:
 pecan_idle:
     mov rsp, rdi
     xor ebp, ebp
-1:  sti
+1:  call pecan_x86_idle_look
+    sti
     hlt
     cli
     jmp 1b

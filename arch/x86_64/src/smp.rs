@@ -218,8 +218,18 @@ fn vector(kind: Ipi) -> u8 {
     }
 }
 
-/// Sends `kind` to `to` (nothing for a CPU that does not run).
+/// Sends `kind` to `to` (nothing for a CPU that does not run). A `Wake` means the kernel
+/// changed what the target runs: a thread handed to it is withdrawn first (`handoff.rs`).
 pub fn send(to: IpiTarget, kind: Ipi) {
+    if kind == Ipi::Wake {
+        match to {
+            IpiTarget::Cpu(c) => crate::handoff::withdraw(c),
+            IpiTarget::Others => {
+                let me = percpu::cpu_id();
+                (0..online()).filter(|&c| c != me).for_each(crate::handoff::withdraw);
+            }
+        }
+    }
     match to {
         IpiTarget::Cpu(c) if c < online() => {
             lapic::send_ipi(APIC_IDS[c].load(Ordering::Relaxed), vector(kind))
@@ -227,6 +237,13 @@ pub fn send(to: IpiTarget, kind: Ipi) {
         IpiTarget::Cpu(_) => {}
         IpiTarget::Others if online() > 1 => lapic::send_ipi_others(vector(kind)),
         IpiTarget::Others => {}
+    }
+}
+
+/// Sends `kind` to CPU `cpu` as it is (the handoff's own `Wake`).
+pub fn send_raw(cpu: usize, kind: Ipi) {
+    if cpu < online() {
+        lapic::send_ipi(APIC_IDS[cpu].load(Ordering::Relaxed), vector(kind))
     }
 }
 
@@ -322,5 +339,7 @@ pub fn kick(cpu: usize) {
     if cpu >= online() || cpu == percpu::cpu_id() {
         return;
     }
+    // Nothing handed to it is loaded or resumed any more: it unloads its user space.
+    crate::handoff::cancel(cpu);
     KICKS[cpu].run(|| send(IpiTarget::Cpu(cpu), Ipi::Wake), serve);
 }

@@ -135,6 +135,17 @@ extern "C" fn pecan_trap(f: &mut TrapFrame) {
     match interrupt(v) {
         // The idle loop woke up: the interrupt is an event, and the kernel says where to
         // go (this never returns to the loop's frame).
+        // A `Wake` that rang this CPU's doorbell (`handoff.rs`): the handed thread runs,
+        // without the kernel (a kick it carries is answered first).
+        Some(Interrupt::Ipi(VECTOR_IPI_WAKE)) if idle && resume::started() => {
+            smp::on_ipi(VECTOR_IPI_WAKE);
+            lapic::eoi();
+            if let Some(c) = crate::handoff::take() {
+                // SAFETY: the doorbell holds only contexts the core handed over.
+                unsafe { resume::resume_handed(c) }
+            }
+            resume::resume(resume::dispatch(Event::Wake))
+        }
         Some(i @ (Interrupt::Timer | Interrupt::Line(_) | Interrupt::Ipi(VECTOR_IPI_WAKE))) if idle => {
             let r = report(i).unwrap_or(Resume::Idle);
             resume::resume(r)

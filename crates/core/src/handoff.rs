@@ -25,10 +25,10 @@ pub const ON: bool = cfg!(feature = "crosscore");
 impl<H: Hal> Kernel<H> {
     /// `h` was just made ready in the lists of CPU `cpu` and outranks what runs there: if
     /// that CPU is another one, runs nothing and has no reschedule pending, `h` becomes its
-    /// running thread, with its address space claimed for that CPU (an ASID allocated if it
-    /// has none), and the HAL hands it over; true then. False otherwise (the feature or the
-    /// HAL's support off, a long IPC under way, a thread stopped there, a reschedule already
-    /// asked for), with no scheduling state changed: the caller sends the `Wake` IPI.
+    /// running thread, to be handed over when this kernel entry ends
+    /// ([`Kernel::ring_handoffs`]); true then. False otherwise (the feature or the HAL's
+    /// support off, a long IPC under way, a thread stopped there, a reschedule already
+    /// asked for), with nothing changed: the caller sends the `Wake` IPI.
     pub(crate) fn hand_off(&mut self, cpu: usize, h: Handle) -> bool {
         if !ON || !H::HANDOFF || cpu == self.cpu || self.long.busy() {
             return false;
@@ -43,31 +43,59 @@ impl<H: Hal> Kernel<H> {
         if !(idle & plain) {
             return false;
         }
-        // What `prepare_return` would do there: the space, unless that CPU has it loaded.
-        let (task, loaded) = (t.task, pc.active_task.get() == Some(t.task));
-        let space = if loaded {
-            None
-        } else {
-            match self.claim_space(task, cpu) {
-                Some(s) => Some(s),
-                None => return false,
-            }
-        };
-        // An ASID rollover in `claim_space` kicked every other CPU: still idle, and no
-        // reschedule is pending there that this would hide (a kick asks for one).
-        let pc = &mut self.percpu[cpu];
-        if pc.sched.need_resched {
-            return false;
-        }
-        let Some(t) = self.threads.get_mut(h) else { return false };
-        pc.active_task = task.into();
         pc.sched.current = h.into();
         pc.sched.slice_left = t.timeslice;
-        let ctx = &raw mut t.ctx;
-        bump(&mut self.counters.remote_handoffs);
-        if self.hal.handoff(cpu, ctx, space) {
-            bump(&mut self.counters.ipis);
-        }
+        pc.handed = Some(h);
+        self.handoffs |= 1u64 << (cpu % 64);
         true
+    }
+
+    /// The end of a kernel entry: each CPU given a thread by [`Kernel::hand_off`] gets it
+    /// handed over now that nothing in this entry can change it any more, if it still runs
+    /// that thread and has no reschedule pending (whatever changed it since sent it a `Wake`
+    /// or kicked it: it then goes through the kernel instead). Its address space is claimed
+    /// there (an ASID allocated if the task has none of this generation) and recorded as
+    /// loaded, and the HAL rings that CPU's doorbell.
+    #[inline(never)]
+    pub(crate) fn ring_handoffs(&mut self) {
+        let mut cpus = core::mem::take(&mut self.handoffs);
+        while cpus != 0 {
+            let cpu = cpus.trailing_zeros() as usize;
+            cpus &= cpus - 1;
+            let Some(pc) = self.percpu.get_mut(cpu) else { continue };
+            let Some(h) = pc.handed.take() else { continue };
+            if (pc.sched.current.get() != Some(h)) | pc.sched.need_resched {
+                continue;
+            }
+            let loaded = pc.active_task.get();
+            let ready = self.threads.get(h).filter(|t| t.state == State::Ready && !self.long.busy());
+            let Some(task) = ready.map(|t| t.task) else {
+                // Not ready any more (or a long IPC began), yet nobody told that CPU: it
+                // reconsiders under the lock.
+                self.resched_cpu(cpu);
+                continue;
+            };
+            // What `prepare_return` would do there: the space, unless that CPU has it loaded.
+            let space = if loaded == Some(task) {
+                None
+            } else {
+                match self.claim_space(task, cpu) {
+                    Some(s) => Some(s),
+                    None => continue,
+                }
+            };
+            // An ASID rollover in `claim_space` kicked every other CPU (a reschedule there).
+            let pc = &mut self.percpu[cpu];
+            if pc.sched.need_resched {
+                continue;
+            }
+            pc.active_task = task.into();
+            let Some(t) = self.threads.get_mut(h) else { continue };
+            let ctx = &raw mut t.ctx;
+            bump(&mut self.counters.remote_handoffs);
+            if self.hal.handoff(cpu, ctx, space) {
+                bump(&mut self.counters.ipis);
+            }
+        }
     }
 }

@@ -117,6 +117,9 @@ pub struct Kernel<H: Hal> {
     pub cpus: usize,
     /// Long IPC: transfers under way, the temporary mapping's window, the kernel buffer.
     pub long: crate::ipc::longipc::LongIpc,
+    /// CPUs (a bit each) given a running thread by `handoff.rs` during this kernel entry,
+    /// whose doorbells ring at its end ([`Kernel::prepare_return`]).
+    pub handoffs: u64,
 }
 
 impl<H: Hal> Kernel<H> {
@@ -151,6 +154,7 @@ impl<H: Hal> Kernel<H> {
             tick_hz,
             cpus,
             long: Default::default(),
+            handoffs: 0,
         })
     }
 
@@ -311,6 +315,17 @@ impl<H: Hal> Kernel<H> {
     #[inline(never)]
     pub fn stop_remote(&mut self, h: Handle) {
         let Some(cpu) = self.running_elsewhere(h) else { return };
+        if self.percpu[cpu].handed == Some(h) {
+            // Handed over during this entry (`handoff.rs`), not yet rung: that CPU never
+            // ran it. It takes the thread back; nothing to kick.
+            let q = &mut self.percpu[cpu];
+            q.handed = None;
+            q.sched.current = crate::obj::OptHandle::NONE;
+            if self.threads.get(h).is_some_and(|t| t.state == State::Ready) {
+                q.sched.enqueue_front(&mut self.threads, h);
+            }
+            return;
+        }
         self.kick(cpu);
         let q = &mut self.percpu[cpu];
         q.sched.current = crate::obj::OptHandle::NONE;
@@ -538,6 +553,9 @@ impl<H: Hal> Kernel<H> {
     /// then may mean that an interrupt is pending in the middle of a copy. (The fast path
     /// never comes here: it refuses locked threads and switches by itself.)
     pub fn prepare_return(&mut self) -> Option<Handle> {
+        if self.handoffs != 0 {
+            self.ring_handoffs();
+        }
         if self.long.busy() {
             // One load and branch on the general path (`ipc/longipc.rs`).
             return self.prepare_return_long();

@@ -17,6 +17,9 @@ pub struct PerCpu {
     pub stopped: Option<Handle>,
     /// Ready lists and the running thread of this CPU.
     pub sched: Scheduler,
+    /// The thread `handoff.rs` made this (idle) CPU's running thread during the current
+    /// kernel entry, until its doorbell rings at the entry's end.
+    pub handed: Option<Handle>,
 }
 
 impl Default for PerCpu {
@@ -28,7 +31,7 @@ impl Default for PerCpu {
 impl PerCpu {
     /// Nothing loaded, nothing ready.
     pub const fn new() -> Self {
-        PerCpu { active_task: OptHandle::NONE, stopped: None, sched: Scheduler::new() }
+        PerCpu { active_task: OptHandle::NONE, stopped: None, sched: Scheduler::new(), handed: None }
     }
 }
 

@@ -41,6 +41,10 @@ fn handle(ev: Event) -> Resume<Context> {
         panic!("event {ev:?} before the kernel was built");
     }
     let mut slot = KERNEL.lock_serving(pecan_x86_64::smp::serve);
+    // A space handed to this CPU is loaded before the core looks (it believes it loaded).
+    // The system-call route needs no such step: a CPU with a handoff pending is idle, so no
+    // system call comes from it before it took the handoff (and with it the space).
+    pecan_x86_64::handoff::settle();
     // SAFETY: `BUILT` says `run` wrote the kernel; it is never taken out.
     let k = unsafe { slot.assume_init_mut() };
     pecan_kernel::run::handle(k, ev)
