@@ -35,6 +35,8 @@ mod fastpath;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod fpu;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod handoff;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub mod kmap;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub mod limine_boot;

@@ -180,6 +180,12 @@ impl Hal for Aarch64 {
     fn kick(&mut self, cpu: usize) {
         crate::smp::kick(cpu)
     }
+
+    const HANDOFF: bool = crate::handoff::ON;
+
+    fn handoff(&mut self, cpu: usize, ctx: *mut Context, space: Option<pecan_hal::handoff::Space>) -> bool {
+        crate::handoff::ring(cpu, ctx, space)
+    }
     // `shootdown`: the HAL's default, whose MMU operations are all `TLBI ... IS` +
     // `DSB ISH` broadcasts (smp.rs).
 }

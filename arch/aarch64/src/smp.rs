@@ -212,7 +212,23 @@ pub fn ipis(cpu: usize) -> u64 {
 }
 
 /// Sends `kind` to `to` (nothing for a CPU that does not run; a shootdown needs no IPI).
+/// A `Wake` first withdraws a context handed to its target (`handoff.rs`): the sender
+/// changed that CPU's state, the kernel decides again what runs there.
 pub fn send(to: IpiTarget, kind: Ipi) {
+    if kind == Ipi::Wake {
+        match to {
+            IpiTarget::Cpu(c) => crate::handoff::withdraw(c),
+            IpiTarget::Others => {
+                let me = percpu::index();
+                (0..online()).filter(|&c| c != me).for_each(crate::handoff::withdraw);
+            }
+        }
+    }
+    send_raw(to, kind)
+}
+
+/// [`send`] without the withdrawal (`Hal::handoff`'s SGI).
+pub fn send_raw(to: IpiTarget, kind: Ipi) {
     let Some(s) = crate::machine::state() else { return };
     let intid = match kind {
         Ipi::Wake | Ipi::Shootdown => SGI_WAKE,
@@ -257,11 +273,13 @@ fn serve_fp(me: usize) {
 }
 
 /// `Hal::kick`: interrupts CPU `cpu` (`Wake`) and waits, serving this CPU's own requests,
-/// until it has left user mode (nothing for this CPU or one that does not run).
+/// until it has left user mode (nothing for this CPU or one that does not run). What was
+/// handed to it is cancelled first: it loads and resumes nothing of it.
 pub fn kick(cpu: usize) {
     if cpu >= online() || cpu == percpu::index() {
         return;
     }
+    crate::handoff::cancel(cpu);
     KICKS[cpu].run(|| send(IpiTarget::Cpu(cpu), Ipi::Wake), serve);
 }
 

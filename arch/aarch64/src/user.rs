@@ -160,12 +160,26 @@ pub fn resume(mut r: Resume<Context>) -> *mut Context {
 }
 
 /// The idle loop: waits for an interrupt and handles it; returns where its handling leads.
+/// A thread another CPU handed to this one (`handoff.rs`) is resumed without the kernel:
+/// looked for before every wait (polling a while first with `crosscore-poll`) and after
+/// a `Wake` SGI, which then is no kernel event.
 fn idle() -> Resume<Context> {
+    let me = crate::percpu::index();
     // SAFETY: IRQs are masked; nothing else uses this CPU's data now.
     unsafe { crate::percpu::this().current = core::ptr::null_mut() };
     loop {
+        if let Some(c) = crate::handoff::poll(me) {
+            return Resume::User(c);
+        }
         crate::cpu::wait_masked();
         if let Some((ev, eoi)) = crate::machine::irq_event() {
+            // The SGI of a ring, unless a kernel `Wake` withdrew it (irq_event served a
+            // kick and ended the SGI).
+            if matches!(ev, Event::Wake)
+                && let Some(c) = crate::handoff::take(me)
+            {
+                return Resume::User(c);
+            }
             let r = handler()(ev);
             if let Some(iar) = eoi {
                 crate::machine::end_irq(iar);

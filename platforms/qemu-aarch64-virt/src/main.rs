@@ -70,6 +70,9 @@ fn handle(ev: Event) -> Resume<Context> {
         panic!("event {ev:?} before the kernel was built");
     }
     let mut slot = KERNEL.lock_serving(pecan_aarch64::smp::serve);
+    // A thread handed to this CPU but not taken yet (an interrupt came first): the core
+    // counts its space loaded here, so load it; the core then decides what runs.
+    pecan_aarch64::handoff::settle();
     // SAFETY: `BUILT` says `run` wrote the kernel; it is never taken out.
     let k = unsafe { slot.assume_init_mut() };
     pecan_kernel::run::handle(k, ev)
@@ -78,6 +81,10 @@ fn handle(ev: Event) -> Resume<Context> {
 /// The SVC route (`user.S`, `fastpath` feature): a system call from EL0, its registers
 /// saved in the running thread's context. The core's fast path, else its general path,
 /// under the kernel lock; then the arch's return work, lock released.
+///
+/// No doorbell to settle here (unlike `handle`): a thread is handed only to a CPU the core
+/// sees running nothing, and such a CPU runs no user code until it took the doorbell in its
+/// idle loop (or settled it in `handle`), so no system call comes from it meanwhile.
 #[unsafe(no_mangle)]
 extern "C" fn pecan_aarch64_svc(_ctx: *mut Context) -> *mut Context {
     let r = {

@@ -5,7 +5,7 @@
 //! Under `-icount` every vCPU advances the one instruction counter, so the difference of
 //! two counter reads is the instructions of both CPUs (an idle CPU in `hlt`/`wfi` executes
 //! none). With the kernel's `counters` feature it also prints the kernel events per round
-//! trip (IPIs sent, kernel entries, address-space switches, TLB flushes).
+//! trip (IPIs sent, threads handed to an idle CPU, kernel entries, address-space switches, TLB flushes).
 
 use pecan_abi::caps::std_slots;
 use pecan_abi::layout::BootInfo;
@@ -31,6 +31,7 @@ fn measure(gate: Gate, n: u64, name: &str) {
         // `round_trips` makes 16 warm-up calls before the measured ones.
         let per = |x: u64| x * 1000 / (n + 16);
         print_milli(&alloc::format!("ipis_per_roundtrip_{name}"), per(k[13]));
+        print_milli(&alloc::format!("handoffs_per_roundtrip_{name}"), per(k[15]));
         print_milli(&alloc::format!("exceptions_per_roundtrip_{name}"), per(k[12]));
         print_milli(&alloc::format!("as_switches_per_roundtrip_{name}"), per(k[5]));
         print_milli(&alloc::format!("tlb_flushes_per_roundtrip_{name}"), per(k[6]));
