@@ -25,7 +25,8 @@
 //!   wait would not block);
 //! - the partner would lose to a ready thread of higher priority (no direct switch);
 //! - the partner runs on another CPU (`Tcb::cpu` differs; the running thread's TCB names
-//!   this CPU, so no per-CPU lookup is needed): cross-CPU IPC takes the general path.
+//!   this CPU, so no per-CPU lookup is needed), unless it can be handed there: that CPU
+//!   idle, nothing else ready here (`crosscore`, `handoff.rs`); this CPU then goes idle.
 //!
 //! Every lookup on the way is an array index with a generation check (selector → slot
 //! → gate → thread), with no list walk; both threads are fetched and checked in one
@@ -80,8 +81,9 @@ fn tag_slow(tag: u64) -> bool {
 impl<H: Hal> Kernel<H> {
     /// Tries the running thread's system call on the fast path. Returns the context of
     /// the thread to resume (the new [`Kernel::current`], whose address space is loaded:
-    /// the arch only restores it) if it was done; `None` if not, and then nothing changed
-    /// and the general path ([`Kernel::syscall_general`]) must run.
+    /// the arch only restores it) if it was done, or the null pointer if this CPU is left
+    /// idle (the partner was handed to its own idle CPU); `None` if not, and then nothing
+    /// changed and the general path ([`Kernel::syscall_general`]) must run.
     ///
     /// The pointer stays valid while the thread lives: thread storage never moves
     /// (`obj::table`).
@@ -137,6 +139,7 @@ impl<H: Hal> Kernel<H> {
         let g = self.gates.get(gate)?;
         let (r, label) = (g.receiver.get()?, g.label);
         let top = self.percpu[self.cpu].sched.top();
+        let cross = self.cross_ok(r);
         // Both threads at once, each checked once (the receiver's generation included).
         let (st, rt) = self.threads.pair_mut(s, r)?;
         let waits = match rt.state {
@@ -145,13 +148,14 @@ impl<H: Hal> Kernel<H> {
             _ => false,
         };
         // One word of slow conditions, one branch (seed 001, "Branch Elimination").
+        let remote = rt.cpu != st.cpu;
         let slow = st.resources
             | rt.resources
             | tag_slow(tag) as u32
             | !send as u32
             | !waits as u32
-            | (rt.prio < top) as u32
-            | (rt.cpu != st.cpu) as u32;
+            | ((rt.prio < top) & !remote) as u32
+            | (remote & !cross) as u32;
         if slow != 0 {
             return None;
         }
@@ -169,6 +173,9 @@ impl<H: Hal> Kernel<H> {
         let (task, space, next) = (rt.task, rt.space, &raw mut rt.ctx);
         bump(&mut self.counters.messages);
         self.blocked_here(s);
+        if remote {
+            return Some(self.fast_cross(r));
+        }
         self.fast_handoff(r);
         self.fast_activate(r, task, space);
         Some(next)
@@ -181,19 +188,21 @@ impl<H: Hal> Kernel<H> {
         // No reply capability: the general path's error.
         let (s, n) = self.threads.get(r)?.reply_to.get()?;
         let top = self.percpu[self.cpu].sched.top();
+        let cross = self.cross_ok(s);
         let (rt, st) = self.threads.pair_mut(r, s)?;
         let tag = rt.ctx.sys_tag();
         // A `matches!`, not `==`: the derived `PartialEq` of `State` is not inlined.
         let caller_waits = matches!(st.state, State::WaitReply { callee, source: Source::User } if callee == r)
             & (st.call_count == n);
         let nothing_queued = rt.send_queue.is_empty() & rt.pending_irqs.is_empty();
+        let remote = rt.cpu != st.cpu;
         let slow = st.resources
             | rt.resources
             | tag_slow(tag) as u32
             | !caller_waits as u32
             | !nothing_queued as u32
-            | (st.prio < top) as u32
-            | (rt.cpu != st.cpu) as u32;
+            | ((st.prio < top) & !remote) as u32
+            | (remote & !cross) as u32;
         if slow != 0 {
             return None;
         }
@@ -210,9 +219,56 @@ impl<H: Hal> Kernel<H> {
         let (task, space, next) = (st.task, st.space, &raw mut st.ctx);
         bump(&mut self.counters.messages);
         self.blocked_here(r);
+        if remote {
+            return Some(self.fast_cross(s));
+        }
         self.fast_handoff(s);
         self.fast_activate(s, task, space);
         Some(next)
+    }
+
+    /// Whether the partner `p`, if it is on another CPU, can be handed to it
+    /// (`handoff.rs`) by the fast path: that CPU idle with nothing pending, the partner
+    /// outranked by nothing there and not migrating, no long IPC under way.
+    #[inline(always)]
+    fn cross_ok(&self, p: Handle) -> bool {
+        if !crate::handoff::ON || !H::HANDOFF {
+            return false;
+        }
+        let Some(t) = self.threads.get(p) else { return false };
+        let Some(there) = self.percpu.iter().nth(t.cpu as usize) else { return false };
+        there.sched.current.get().is_none()
+            & !there.sched.need_resched
+            & there.stopped.is_none()
+            & (t.prio >= there.sched.top())
+            & (t.next_cpu == t.cpu)
+            & !self.long.busy()
+    }
+
+    /// The running thread blocked and `partner` (ready) lives on another, idle CPU: it is
+    /// handed there (`handoff.rs`, rung at once: this is the whole kernel entry) and this
+    /// CPU's dispatcher picks what runs here. Returns its context with its space loaded,
+    /// or the null pointer: idle.
+    #[cold]
+    #[inline(never)]
+    fn fast_cross(&mut self, partner: Handle) -> *mut H::Context {
+        bump(&mut self.counters.handoffs);
+        let cpu = self.cpu_of(partner);
+        if !crate::sched::LAZY {
+            self.percpu[cpu].sched.enqueue(&mut self.threads, partner);
+        }
+        if !self.hand_off(cpu, partner) {
+            // `cross_ok` said it would: not reached; the general way then.
+            self.resched_cpu(cpu);
+        }
+        let q = &mut self.percpu[self.cpu].sched;
+        q.current = q.pick(&mut self.threads).into();
+        q.need_resched = false;
+        self.reset_slice();
+        match self.prepare_return().and_then(|h| self.threads.get_mut(h)) {
+            Some(t) => &raw mut t.ctx,
+            None => core::ptr::null_mut(),
+        }
     }
 
     /// The running thread `h` blocked: without lazy queues it leaves this CPU's ready list

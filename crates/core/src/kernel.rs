@@ -458,7 +458,7 @@ impl<H: Hal> Kernel<H> {
         self.percpu[self.cpu].sched.need_resched = false;
     }
 
-    fn reset_slice(&mut self) {
+    pub(crate) fn reset_slice(&mut self) {
         let q = &mut self.percpu[self.cpu].sched;
         q.slice_left = q.current.get().and_then(|c| self.threads.get(c)).map_or(0, |t| t.timeslice);
     }

@@ -34,6 +34,8 @@ pub struct Space {
 const PENDING: u32 = 1 << 16;
 /// `space` word: flush.
 const FLUSH: u32 = 1 << 17;
+/// `space` word: cancelled by a kick; a context taken with it is dropped.
+const CANCELLED: u32 = 1 << 18;
 
 /// One CPU's doorbell.
 pub struct Doorbell {
@@ -69,11 +71,15 @@ impl Doorbell {
     /// holds the lock of the target's state, so two rings never overlap, and the target
     /// has taken (or settled) the previous one before the core could ring again.
     pub fn ring(&self, ctx: usize, space: Option<Space>) -> bool {
-        if let Some(s) = space {
-            self.root.store(s.root.0, Ordering::Relaxed);
-            let w = s.asid.0 as u32 | PENDING | if s.flush { FLUSH } else { 0 };
-            self.space.store(w, Ordering::Release);
-        }
+        let w = match space {
+            Some(s) => {
+                self.root.store(s.root.0, Ordering::Relaxed);
+                s.asid.0 as u32 | PENDING | if s.flush { FLUSH } else { 0 }
+            }
+            // Also clears an earlier cancellation.
+            None => 0,
+        };
+        self.space.store(w, Ordering::Release);
         // SeqCst with the target's `polling` store and `ctx` check (`Doorbell::idle`): either
         // it sees the context, or this sees it not polling and interrupts it.
         self.ctx.store(ctx, Ordering::SeqCst);
@@ -83,7 +89,11 @@ impl Doorbell {
     /// The target's idle loop: the context to resume and the space to load first, if rung.
     pub fn take(&self) -> (Option<usize>, Option<Space>) {
         let ctx = self.ctx.swap(0, Ordering::SeqCst);
-        (if ctx != 0 { Some(ctx) } else { None }, self.take_space())
+        // A kick's cancel between the two swaps shows here: the context is dropped too.
+        match self.space.swap(0, Ordering::SeqCst) {
+            CANCELLED => (None, None),
+            w => (if ctx != 0 { Some(ctx) } else { None }, self.space_of(w)),
+        }
     }
 
     /// The target took the kernel lock for another reason: the space to load now, if one is
@@ -94,7 +104,11 @@ impl Doorbell {
     }
 
     fn take_space(&self) -> Option<Space> {
-        let w = self.space.swap(0, Ordering::Acquire);
+        let w = self.space.swap(0, Ordering::SeqCst);
+        self.space_of(w)
+    }
+
+    fn space_of(&self, w: u32) -> Option<Space> {
         (w & PENDING != 0).then(|| Space {
             root: PhysAddr(self.root.load(Ordering::Relaxed)),
             asid: Asid(w as u16),
@@ -112,7 +126,7 @@ impl Doorbell {
     /// or resumed.
     pub fn cancel(&self) {
         self.ctx.store(0, Ordering::SeqCst);
-        self.space.store(0, Ordering::SeqCst);
+        self.space.store(CANCELLED, Ordering::SeqCst);
     }
 
     /// The target polls (true) or is about to wait for an interrupt (false). Before it
@@ -175,6 +189,15 @@ mod tests {
         d.ring(0x1000, Some(space(0x6000)));
         d.cancel();
         assert_eq!(d.take(), (None, None));
+        // A context taken just before a cancel is dropped by the cancel's mark.
+        d.ring(0x1000, Some(space(0x6000)));
+        let ctx = d.ctx.swap(0, Ordering::SeqCst);
+        d.cancel();
+        assert_eq!((ctx, d.take()), (0x1000, (None, None)));
+        // The next ring clears the mark.
+        d.cancel();
+        d.ring(0x2000, None);
+        assert_eq!(d.take(), (Some(0x2000), None));
     }
 
     /// The lost-wake-up race, 20,000 rounds against a ringing thread: a target that stops

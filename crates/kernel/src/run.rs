@@ -81,7 +81,8 @@ pub fn handle<M: Platform>(k: &mut Kernel<M>, ev: Event) -> Resume<M::Context> {
 #[inline(always)]
 pub fn syscall<M: Platform>(k: &mut Kernel<M>) -> Resume<M::Context> {
     if let Some(ctx) = k.fastpath() {
-        return Resume::User(ctx);
+        // Null: the partner was handed to its own idle CPU, this one idles.
+        return if ctx.is_null() { Resume::Idle } else { Resume::User(ctx) };
     }
     syscall_slow(k)
 }

@@ -261,6 +261,22 @@ pub fn run(arches: &[Arch], quick: bool) -> Result<i32> {
                         failed = true;
                     }
                 }
+                if a.feature.starts_with("crosscore") {
+                    // The cross-core rows are where these show (`-smp 2`).
+                    match crosscore(arch, &keep, false) {
+                        Ok(m) => {
+                            for (k, v) in &m {
+                                if k.contains("crosscore") {
+                                    metrics.insert(format!("ablation_no_{}_{}", a.name, k), *v);
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            eprintln!("xtask: {e:#}");
+                            failed = true;
+                        }
+                    }
+                }
             }
         }
         let json = serde_json::json!({
