@@ -8,14 +8,13 @@
 //! under QEMU TCG `wfe` yields the vCPU).
 
 use pecan_hal::Mmu as _;
-use pecan_hal::handoff::{Doorbell, Space};
+use pecan_hal::handoff::{Doorbells, Space};
 use pecan_hal::smp::{Ipi, IpiTarget};
 
 use crate::context::Context;
-use crate::percpu::MAX_CPUS;
 
-/// Each CPU's doorbell.
-static DOORBELL: [Doorbell; MAX_CPUS] = [const { Doorbell::new() }; MAX_CPUS];
+/// Each CPU's doorbell (`smp.rs` withdraws on a kernel `Wake` and cancels on a kick).
+pub static DOORBELLS: Doorbells = Doorbells::new();
 
 /// Whether the core may hand threads over (cargo feature `crosscore`): without it the
 /// doorbells stay empty and nothing looks at them.
@@ -33,7 +32,7 @@ pub const POLL_SPINS: usize = 256;
 /// `cpu`'s doorbell with `ctx` and `space`; sends it the `Wake` SGI (without withdrawing
 /// what was just rung) unless it polls. Whether an SGI was sent.
 pub fn ring(cpu: usize, ctx: *mut Context, space: Option<Space>) -> bool {
-    let Some(d) = DOORBELL.get(cpu) else { return false };
+    let Some(d) = DOORBELLS.get(cpu) else { return false };
     let irq = d.ring(ctx as usize, space);
     if irq {
         crate::smp::send_raw(IpiTarget::Cpu(cpu), Ipi::Wake);
@@ -43,20 +42,6 @@ pub fn ring(cpu: usize, ctx: *mut Context, space: Option<Space>) -> bool {
         unsafe { core::arch::asm!("sev", options(nomem, nostack, preserves_flags)) };
     }
     irq
-}
-
-/// A kernel `Wake` is about to go to `cpu`: the core decides again what runs there.
-pub fn withdraw(cpu: usize) {
-    if let Some(d) = DOORBELL.get(cpu) {
-        d.withdraw();
-    }
-}
-
-/// A kick is about to go to `cpu`: nothing rung is to be loaded or resumed there.
-pub fn cancel(cpu: usize) {
-    if let Some(d) = DOORBELL.get(cpu) {
-        d.cancel();
-    }
 }
 
 /// Loads `s` into TTBR0 (the core already counts it loaded on this CPU).
@@ -74,7 +59,7 @@ pub fn settle() {
     if !ON {
         return;
     }
-    if let Some(s) = DOORBELL[crate::percpu::index()].settle() {
+    if let Some(s) = DOORBELLS.0[crate::percpu::index()].settle() {
         activate(s);
     }
 }
@@ -85,7 +70,7 @@ pub fn take(me: usize) -> Option<*mut Context> {
     if !ON {
         return None;
     }
-    let (ctx, space) = DOORBELL[me].take();
+    let (ctx, space) = DOORBELLS.0[me].take();
     if let Some(s) = space {
         activate(s);
     }
@@ -98,10 +83,10 @@ pub fn take(me: usize) -> Option<*mut Context> {
 /// ring after that look sends the SGI). Without the feature only that last look.
 pub fn poll(me: usize) -> Option<*mut Context> {
     if POLL {
-        DOORBELL[me].poll(true);
+        DOORBELLS.0[me].poll(true);
         for _ in 0..POLL_SPINS {
             if let Some(c) = take(me) {
-                DOORBELL[me].poll(false);
+                DOORBELLS.0[me].poll(false);
                 return Some(c);
             }
             if irq_pending() {
@@ -111,7 +96,7 @@ pub fn poll(me: usize) -> Option<*mut Context> {
             // scheduling); IRQs stay masked.
             unsafe { core::arch::asm!("wfe", options(nomem, nostack, preserves_flags)) };
         }
-        DOORBELL[me].poll(false);
+        DOORBELLS.0[me].poll(false);
     }
     take(me)
 }

@@ -216,13 +216,7 @@ pub fn ipis(cpu: usize) -> u64 {
 /// changed that CPU's state, the kernel decides again what runs there.
 pub fn send(to: IpiTarget, kind: Ipi) {
     if kind == Ipi::Wake {
-        match to {
-            IpiTarget::Cpu(c) => crate::handoff::withdraw(c),
-            IpiTarget::Others => {
-                let me = percpu::index();
-                (0..online()).filter(|&c| c != me).for_each(crate::handoff::withdraw);
-            }
-        }
+        crate::handoff::DOORBELLS.withdraw(to, percpu::index(), online());
     }
     send_raw(to, kind)
 }
@@ -279,7 +273,7 @@ pub fn kick(cpu: usize) {
     if cpu >= online() || cpu == percpu::index() {
         return;
     }
-    crate::handoff::cancel(cpu);
+    crate::handoff::DOORBELLS.cancel(cpu);
     KICKS[cpu].run(|| send(IpiTarget::Cpu(cpu), Ipi::Wake), serve);
 }
 

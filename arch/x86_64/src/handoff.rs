@@ -7,8 +7,7 @@
 //! IPI while it polls; without it every ring sends the `Wake` IPI.
 
 use pecan_hal::Mmu;
-use pecan_hal::handoff::{Doorbell, Space};
-use pecan_hal::smp::MAX_CPUS;
+use pecan_hal::handoff::{Doorbells, Space};
 
 use crate::context::Context;
 use crate::mmu::X86Mmu;
@@ -19,7 +18,8 @@ pub const POLL: bool = cfg!(feature = "crosscore-poll");
 /// How many times an idle CPU looks at its doorbell before it halts (with `POLL`).
 const POLL_SPINS: usize = 256;
 
-static DOORBELLS: [Doorbell; MAX_CPUS] = [const { Doorbell::new() }; MAX_CPUS];
+/// Each CPU's doorbell (`smp.rs` withdraws on a kernel `Wake` and cancels on a kick).
+pub static DOORBELLS: Doorbells = Doorbells::new();
 
 /// `Hal::handoff`: rings CPU `cpu`'s doorbell, and sends it the `Wake` IPI unless it polls;
 /// whether an IPI was sent.
@@ -32,21 +32,6 @@ pub fn ring(cpu: usize, ctx: *mut Context, space: Option<Space>) -> bool {
     ipi
 }
 
-/// A `Wake` is on its way to CPU `cpu` (the core changed what it runs): a handed context
-/// is not to be resumed blindly.
-pub fn withdraw(cpu: usize) {
-    if let Some(d) = DOORBELLS.get(cpu) {
-        d.withdraw();
-    }
-}
-
-/// CPU `cpu` is kicked out of its user address space: nothing is to be loaded or resumed.
-pub fn cancel(cpu: usize) {
-    if let Some(d) = DOORBELLS.get(cpu) {
-        d.cancel();
-    }
-}
-
 fn load(space: Option<Space>) {
     if let Some(s) = space {
         X86Mmu.activate(s.root, s.asid, s.flush);
@@ -56,12 +41,12 @@ fn load(space: Option<Space>) {
 /// This CPU took the kernel lock for an event: the space handed to it is loaded now (the
 /// core believes it is), a handed context dropped (the core decides what runs).
 pub fn settle() {
-    load(DOORBELLS[percpu::cpu_id()].settle());
+    load(DOORBELLS.0[percpu::cpu_id()].settle());
 }
 
 /// This CPU's doorbell, from the idle loop: the handed context, its space loaded.
 pub fn take() -> Option<*mut Context> {
-    let (ctx, space) = DOORBELLS[percpu::cpu_id()].take();
+    let (ctx, space) = DOORBELLS.0[percpu::cpu_id()].take();
     load(space);
     ctx.map(|c| c as *mut Context)
 }
@@ -73,7 +58,7 @@ pub fn before_halt() -> Option<*mut Context> {
         return Some(c);
     }
     if POLL {
-        let d = &DOORBELLS[percpu::cpu_id()];
+        let d = &DOORBELLS.0[percpu::cpu_id()];
         d.poll(true);
         for _ in 0..POLL_SPINS {
             // SAFETY: an interrupt window of one instruction (`sti` takes effect after
@@ -95,6 +80,6 @@ pub fn before_halt() -> Option<*mut Context> {
 /// This CPU leaves the idle loop for the kernel: it no longer polls.
 pub fn stop_polling() {
     if POLL {
-        DOORBELLS[percpu::cpu_id()].poll(false);
+        DOORBELLS.0[percpu::cpu_id()].poll(false);
     }
 }

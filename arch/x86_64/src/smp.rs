@@ -222,13 +222,7 @@ fn vector(kind: Ipi) -> u8 {
 /// changed what the target runs: a thread handed to it is withdrawn first (`handoff.rs`).
 pub fn send(to: IpiTarget, kind: Ipi) {
     if kind == Ipi::Wake {
-        match to {
-            IpiTarget::Cpu(c) => crate::handoff::withdraw(c),
-            IpiTarget::Others => {
-                let me = percpu::cpu_id();
-                (0..online()).filter(|&c| c != me).for_each(crate::handoff::withdraw);
-            }
-        }
+        crate::handoff::DOORBELLS.withdraw(to, percpu::cpu_id(), online());
     }
     match to {
         IpiTarget::Cpu(c) if c < online() => {
@@ -340,6 +334,6 @@ pub fn kick(cpu: usize) {
         return;
     }
     // Nothing handed to it is loaded or resumed any more: it unloads its user space.
-    crate::handoff::cancel(cpu);
+    crate::handoff::DOORBELLS.cancel(cpu);
     KICKS[cpu].run(|| send(IpiTarget::Cpu(cpu), Ipi::Wake), serve);
 }

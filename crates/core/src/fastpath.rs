@@ -139,7 +139,7 @@ impl<H: Hal> Kernel<H> {
         let g = self.gates.get(gate)?;
         let (r, label) = (g.receiver.get()?, g.label);
         let top = self.percpu[self.cpu].sched.top();
-        let cross = self.cross_ok(r);
+        let cross = self.takes_handoff(r);
         // Both threads at once, each checked once (the receiver's generation included).
         let (st, rt) = self.threads.pair_mut(s, r)?;
         let waits = match rt.state {
@@ -188,7 +188,7 @@ impl<H: Hal> Kernel<H> {
         // No reply capability: the general path's error.
         let (s, n) = self.threads.get(r)?.reply_to.get()?;
         let top = self.percpu[self.cpu].sched.top();
-        let cross = self.cross_ok(s);
+        let cross = self.takes_handoff(s);
         let (rt, st) = self.threads.pair_mut(r, s)?;
         let tag = rt.ctx.sys_tag();
         // A `matches!`, not `==`: the derived `PartialEq` of `State` is not inlined.
@@ -227,24 +227,6 @@ impl<H: Hal> Kernel<H> {
         Some(next)
     }
 
-    /// Whether the partner `p`, if it is on another CPU, can be handed to it
-    /// (`handoff.rs`) by the fast path: that CPU idle with nothing pending, the partner
-    /// outranked by nothing there and not migrating, no long IPC under way.
-    #[inline(always)]
-    fn cross_ok(&self, p: Handle) -> bool {
-        if !crate::handoff::ON || !H::HANDOFF {
-            return false;
-        }
-        let Some(t) = self.threads.get(p) else { return false };
-        let Some(there) = self.percpu.iter().nth(t.cpu as usize) else { return false };
-        there.sched.current.get().is_none()
-            & !there.sched.need_resched
-            & there.stopped.is_none()
-            & (t.prio >= there.sched.top())
-            & (t.next_cpu == t.cpu)
-            & !self.long.busy()
-    }
-
     /// The running thread blocked and `partner` (ready) lives on another, idle CPU: it is
     /// handed there (`handoff.rs`, rung at once: this is the whole kernel entry) and this
     /// CPU's dispatcher picks what runs here. Returns its context with its space loaded,
@@ -258,7 +240,7 @@ impl<H: Hal> Kernel<H> {
             self.percpu[cpu].sched.enqueue(&mut self.threads, partner);
         }
         if !self.hand_off(cpu, partner) {
-            // `cross_ok` said it would: not reached; the general way then.
+            // `takes_handoff` said it would: not reached; the general way then.
             self.resched_cpu(cpu);
         }
         let q = &mut self.percpu[self.cpu].sched;

@@ -30,24 +30,38 @@ impl<H: Hal> Kernel<H> {
     /// support off, a long IPC under way, a thread stopped there, a reschedule already
     /// asked for), with nothing changed: the caller sends the `Wake` IPI.
     pub(crate) fn hand_off(&mut self, cpu: usize, h: Handle) -> bool {
-        if !ON || !H::HANDOFF || cpu == self.cpu || self.long.busy() {
+        if !ON || !H::HANDOFF || cpu == self.cpu {
             return false;
         }
-        let Some(pc) = self.percpu.get_mut(cpu) else { return false };
         let Some(t) = self.threads.get(h) else { return false };
-        let idle = pc.sched.current.get().is_none() & !pc.sched.need_resched & pc.stopped.is_none();
-        let plain = (t.state == State::Ready)
-            & (t.cpu as usize == cpu)
-            & (t.next_cpu == t.cpu)
-            & (t.prio >= pc.sched.top());
-        if !(idle & plain) {
+        if !((t.state == State::Ready) & (t.cpu as usize == cpu) & self.takes_handoff(h)) {
             return false;
         }
+        let pc = &mut self.percpu[cpu];
         pc.sched.current = h.into();
         pc.sched.slice_left = t.timeslice;
         pc.handed = Some(h);
         self.handoffs |= 1u64 << (cpu % 64);
         true
+    }
+
+    /// Whether thread `h` could be handed to the CPU it lives on (`Tcb::cpu`), were it
+    /// ready: that CPU idle (nothing running, no reschedule pending, no thread stopped there),
+    /// `h` outranked by nothing ready there and not migrating, no long IPC under way. The
+    /// test [`Kernel::hand_off`] makes, and the fast path's before it writes anything.
+    #[inline(always)]
+    pub(crate) fn takes_handoff(&self, h: Handle) -> bool {
+        if !ON || !H::HANDOFF {
+            return false;
+        }
+        let Some(t) = self.threads.get(h) else { return false };
+        let Some(there) = self.percpu.iter().nth(t.cpu as usize) else { return false };
+        there.sched.current.get().is_none()
+            & !there.sched.need_resched
+            & there.stopped.is_none()
+            & (t.prio >= there.sched.top())
+            & (t.next_cpu == t.cpu)
+            & !self.long.busy()
     }
 
     /// The end of a kernel entry: each CPU given a thread by [`Kernel::hand_off`] gets it

@@ -141,6 +141,48 @@ impl Doorbell {
     }
 }
 
+/// Every CPU's doorbell (an arch's static), with what the arch's IPI and kick paths do to
+/// them: a kernel `Wake` withdraws its targets' contexts, a kick cancels.
+pub struct Doorbells(pub [Doorbell; crate::smp::MAX_CPUS]);
+
+impl Default for Doorbells {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Doorbells {
+    /// Nothing pending anywhere.
+    pub const fn new() -> Self {
+        Doorbells([const { Doorbell::new() }; crate::smp::MAX_CPUS])
+    }
+
+    /// CPU `cpu`'s doorbell, if there can be such a CPU.
+    pub fn get(&self, cpu: usize) -> Option<&Doorbell> {
+        self.0.get(cpu)
+    }
+
+    /// A kernel `Wake` goes to `to` (sent from CPU `me`, `online` CPUs running): the
+    /// contexts handed to its targets are withdrawn ([`Doorbell::withdraw`]).
+    pub fn withdraw(&self, to: crate::IpiTarget, me: usize, online: usize) {
+        match to {
+            crate::IpiTarget::Cpu(c) => self.get(c).into_iter().for_each(Doorbell::withdraw),
+            crate::IpiTarget::Others => self
+                .0
+                .iter()
+                .take(online)
+                .enumerate()
+                .filter(|&(c, _)| c != me)
+                .for_each(|(_, d)| d.withdraw()),
+        }
+    }
+
+    /// CPU `cpu` is kicked ([`Doorbell::cancel`]).
+    pub fn cancel(&self, cpu: usize) {
+        self.get(cpu).into_iter().for_each(Doorbell::cancel);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -198,6 +240,26 @@ mod tests {
         d.cancel();
         d.ring(0x2000, None);
         assert_eq!(d.take(), (Some(0x2000), None));
+    }
+
+    #[test]
+    fn a_wake_withdraws_its_targets_a_kick_cancels() {
+        let ds = Doorbells::new();
+        let ring = |c: usize| ds.get(c).unwrap().ring(0x1000 + c, Some(space(0x5000)));
+        (0..4).for_each(|c| {
+            ring(c);
+        });
+        ds.withdraw(crate::IpiTarget::Others, 1, 3);
+        ds.withdraw(crate::IpiTarget::Cpu(99), 1, 3);
+        let taken: std::vec::Vec<_> = (0..4).map(|c| ds.get(c).unwrap().take()).collect();
+        assert_eq!(taken[0], (None, Some(space(0x5000))));
+        assert_eq!(taken[1], (Some(0x1001), Some(space(0x5000))), "the sender's own is kept");
+        assert_eq!(taken[2], (None, Some(space(0x5000))));
+        assert_eq!(taken[3], (Some(0x1003), Some(space(0x5000))), "not running: kept");
+        ring(2);
+        ds.cancel(2);
+        ds.cancel(99);
+        assert_eq!(ds.get(2).unwrap().take(), (None, None));
     }
 
     /// The lost-wake-up race, 20,000 rounds against a ringing thread: a target that stops
