@@ -16,10 +16,11 @@
 //   word, selector, tag); x3 is scratch.
 //
 // fp_call / fp_reply_wait: store x4..x30, SP_EL0, ELR, SPSR and TPIDR_EL0 (after that
-//   every register but x0..x2 is scratch), take the kernel lock, check, write, switch.
-//   Registers from then on: x20 = the kernel lock (the kernel at x20 + {D}: the `{D} +`
-//   in every kernel offset), x21 = this CPU's core state (the core's `PerCpu`: current,
-//   need_resched, top, loaded task; `Kernel::percpu[cpu]`), x22 = the arch's `PerCpu`
+//   every register but x0..x2 is scratch), take this CPU's word of the kernel lock,
+//   check, write, switch. Registers from then on: x19 = this CPU's lock word, x20 = the
+//   kernel lock (the kernel at x20 + {D}: the `{D} +` in every kernel offset), x21 =
+//   this CPU's core state (the core's `PerCpu`: current, need_resched, top, loaded
+//   task; `Kernel::percpu[cpu]`), x22 = the arch's `PerCpu`
 //   (TPIDR_EL1), SP = the running thread's `Context` (its TCB fields at negative
 //   offsets, `F - {TCB_CTX}`: the running thread's TCB is its context's, and this CPU's
 //   current names it, the invariant the generic path relies on too), x23 = the
@@ -27,12 +28,21 @@
 //   the running thread's handle, x13 = the gate's handle (Call), x1 = the partner's
 //   label result (Call: the gate's label; ReplyWait: 0), x2 = the tag (also the
 //   partner's tag result), x15 = the partner's `Context`; x9..x12 and x14 scratch.
-//   Not taken (any slow condition, or the lock held): nothing written, the lock
+//   Not taken (any slow condition, or the word held): nothing written, the word
 //   released, pecan_aarch64_fp_slow (user.S: the kernel stack, then the Rust route,
 //   which runs the core's generic fast path or the general path).
-//   Done: the lock released, the partner's registers loaded from its `Context` except
+//   Done: the word released, the partner's registers loaded from its `Context` except
 //   x0..x2, which are its results, set in the registers only (a resumed thread's saved
 //   x0..x30 are dead until its next entry stores them again), `eret`.
+//
+// Locking (`pecan_kernel::lock`, docs/smp.md "Locking"): only THIS CPU's word of the
+// kernel lock. It keeps the Rust kernel out on every CPU (that takes every word), not the
+// other CPUs' fast paths: so this code reads shared data (tables, capabilities, the ASID
+// generation; only a holder of every word writes them) and writes only this CPU's: its
+// core state, and threads whose `cpu` is this CPU. The caller runs here, so its `cpu` is
+// this CPU (a thread's `cpu` changes only while it runs nowhere); the partner's is checked
+// equal to the caller's before any write. The event counters are shared: exclusive
+// load/store pairs.
 //
 // Lookups: the running thread's task needs none (destroying a task destroys its threads
 // first, so a running thread's task is alive: only its index is read); the user's
@@ -41,13 +51,18 @@
 // shrink, unless it is "none" (generation 0, index u32::MAX), which is refused first;
 // then one generation comparison per handle.
 
-// Bumps the event counter at \off (a `counter::*` offset) of the kernel whose lock is at
-// \base, with \tmp; nothing without the `counters` feature.
-.macro bump_counter base, off, tmp
+// Adds 1 to the event counter at \off (a `counter::*` offset) of the kernel whose lock is
+// at \base, atomically (the fast paths of other CPUs bump the same counters under their own
+// lock words), with the scratch registers \a, \v and \s (a `w` register); nothing
+// without the `counters` feature.
+.macro bump_counter base, off, a, v, s
 .if {COUNTERS}
-    ldr     \tmp, [\base, #({D} + {K_COUNTERS} + \off)]
-    add     \tmp, \tmp, #1
-    str     \tmp, [\base, #({D} + {K_COUNTERS} + \off)]
+    add     \a, \base, #({D} + {K_COUNTERS} + \off)
+.Lbump\@:
+    ldxr    \v, [\a]
+    add     \v, \v, #1
+    stxr    \s, \v, [\a]
+    cbnz    \s, .Lbump\@
 .endif
 .endm
 
@@ -89,20 +104,22 @@
     b.hi    pecan_aarch64_fp_slow
 .endm
 
-// The kernel lock (`pecan_kernel::lock`: 0 -> 1, acquire) into x20; held: the route,
-// which spins for it. Then x22 = the arch's `PerCpu` (TPIDR_EL1), x21 = this CPU's core
-// state (`Kernel::percpu[cpu]`, cpu = PerCpu.index = `Hal::cpu_id`) and x24 = its
-// running thread's handle; none (another CPU stopped the thread while it entered): the
-// route, which drops the call.
+// The kernel (`KernelLock`) into x20, the arch's `PerCpu` (TPIDR_EL1) into x22, and THIS
+// CPU's word of the kernel lock (PerCpu.lock_word) into x19, taken (0 -> 1, acquire);
+// held: the route, which spins for the whole lock. Then x21 = this CPU's core state
+// (`Kernel::percpu[cpu]`, cpu = PerCpu.index = `Hal::cpu_id`) and x24 = its running
+// thread's handle; none (another CPU stopped the thread while it entered): the route,
+// which drops the call.
 .macro fp_lock
     adrp    x20, {KERNEL}
     add     x20, x20, :lo12:{KERNEL}
-    mov     w9, #1
-1:  ldaxr   w10, [x20]
-    cbnz    w10, pecan_aarch64_fp_slow
-    stxr    w10, w9, [x20]
-    cbnz    w10, 1b
     mrs     x22, tpidr_el1                  // the arch's PerCpu (kept for the return)
+    ldr     x19, [x22, #{PERCPU_LOCK_WORD}]
+    mov     w9, #1
+1:  ldaxr   w10, [x19]
+    cbnz    w10, pecan_aarch64_fp_slow
+    stxr    w10, w9, [x19]
+    cbnz    w10, 1b
     ldr     x9, [x22, #{PERCPU_INDEX}]
     ldr     x21, [x20, #({D} + {PERCPU_BASE})]
     mov     x10, #{PERCPU_SIZE}
@@ -185,9 +202,9 @@
     tlbi    aside1is, xzr                   // tables can refill it afterwards)
     dsb     ish
     isb
-    bump_counter x20, {C_TLB_FLUSHES}, x11
+    bump_counter x20, {C_TLB_FLUSHES}, x10, x11, w12
 1:  str     x9, [x21, #{ACTIVE_TASK}]
-    bump_counter x20, {C_AS_SWITCHES}, x10
+    bump_counter x20, {C_AS_SWITCHES}, x10, x11, w12
 2:
 .endm
 
@@ -220,26 +237,32 @@
 // x0..x3 are scratch (stored by the vector).
     .balign 16
 fp_null:
+    mrs     x1, tpidr_el1                   // the arch's PerCpu
+    ldr     x2, [x1, #{PERCPU_LOCK_WORD}]   // this CPU's lock word (see fp_lock)
+    mov     w3, #1
+1:  ldaxr   w0, [x2]
+    cbnz    w0, pecan_aarch64_fp_route      // held: the route spins for the lock
+    stxr    w0, w3, [x2]
+    cbnz    w0, 1b
     adrp    x0, {KERNEL}
     add     x0, x0, :lo12:{KERNEL}
-    mov     w3, #1
-1:  ldaxr   w1, [x0]
-    cbnz    w1, pecan_aarch64_fp_route      // held: the route spins for it
-    stxr    w1, w3, [x0]
-    cbnz    w1, 1b
-    mrs     x1, tpidr_el1                   // this CPU's core state (see fp_lock)
-    ldr     x1, [x1, #{PERCPU_INDEX}]
-    ldr     x2, [x0, #({D} + {PERCPU_BASE})]
+    ldr     x1, [x1, #{PERCPU_INDEX}]       // this CPU's core state (see fp_lock)
     mov     x3, #{PERCPU_SIZE}
-    madd    x1, x1, x3, x2
+    mul     x1, x1, x3
+    ldr     x3, [x0, #({D} + {PERCPU_BASE})]
+    add     x1, x1, x3
     ldrb    w1, [x1, #{NEED_RESCHED}]       // also set when another CPU stopped the thread
-    ldur    w2, [sp, #({TCB_RESOURCES} - {TCB_CTX})]
-    orr     w1, w1, w2
+    ldur    w3, [sp, #({TCB_RESOURCES} - {TCB_CTX})]
+    orr     w1, w1, w3
     cbnz    w1, 2f
-    bump_counter x0, {C_EXCEPTIONS}, x1
-    bump_counter x0, {C_SYSCALLS}, x1
-    bump_counter x0, {C_FASTPATH}, x1
-    stlr    wzr, [x0]                       // the kernel lock released
+.if {COUNTERS}
+    str     x4, [sp, #(8 * 4)]              // a third scratch register for the counters
+    bump_counter x0, {C_EXCEPTIONS}, x1, x3, w4
+    bump_counter x0, {C_SYSCALLS}, x1, x3, w4
+    bump_counter x0, {C_FASTPATH}, x1, x3, w4
+    ldr     x4, [sp, #(8 * 4)]
+.endif
+    stlr    wzr, [x2]                       // this CPU's lock word released
     mrs     x1, spsr_el1
     and     x1, x1, #{SPSR_USER_KEEP}
     msr     spsr_el1, x1
@@ -251,7 +274,7 @@ fp_null:
     eret
     dsb     nsh
     isb
-2:  stlr    wzr, [x0]
+2:  stlr    wzr, [x2]
     b       pecan_aarch64_fp_route
 
 // Call: selector -> the task's slot -> gate -> receiver, waiting.
@@ -351,7 +374,7 @@ fp_reply_wait:
 
 // Both calls: the running thread blocked, x23 (handle x25, context x15) runs on the
 // rest of the slice: the block epochs, the direct switch (lazy queues: the blocked
-// thread stays queued), the lock released; the return work (user::resume's: the FP/SIMD
+// thread stays queued), the lock word released; the return work (user::resume's: the FP/SIMD
 // trap unless the partner owns the registers on this CPU, PerCpu.current) and the exit
 // (pecan_aarch64_return_to_user's, with x0..x2 the results).
 fp_switch:
@@ -363,13 +386,13 @@ fp_switch:
     str     x9, [x23, #({TV} + {TCB_BLOCK_EPOCH})]
     str     x25, [x21, #{CURRENT}]
     strb    wzr, [x21, #{NEED_RESCHED}]
-    bump_counter x20, {C_EXCEPTIONS}, x9
-    bump_counter x20, {C_SYSCALLS}, x9
-    bump_counter x20, {C_FASTPATH}, x9
-    bump_counter x20, {C_MESSAGES}, x9
-    bump_counter x20, {C_HANDOFFS}, x9
-    bump_counter x20, {C_DIRECT_SWITCHES}, x9
-    stlr    wzr, [x20]                      // the kernel lock released
+    bump_counter x20, {C_EXCEPTIONS}, x9, x10, w11
+    bump_counter x20, {C_SYSCALLS}, x9, x10, w11
+    bump_counter x20, {C_FASTPATH}, x9, x10, w11
+    bump_counter x20, {C_MESSAGES}, x9, x10, w11
+    bump_counter x20, {C_HANDOFFS}, x9, x10, w11
+    bump_counter x20, {C_DIRECT_SWITCHES}, x9, x10, w11
+    stlr    wzr, [x19]                      // this CPU's lock word released
     ldr     x10, [x22, #{PERCPU_FP_OWNER}]
     ldr     x11, [x22, #{PERCPU_CPACR}]
     cmp     x10, x15
@@ -406,9 +429,9 @@ fp_switch:
     dsb     nsh                             // no straight-line speculation past eret
     isb
 
-// A slow condition once the lock is held: nothing was written; release it, take the route.
+// A slow condition once the word is held: nothing was written; release it, take the route.
 fp_unlock_slow:
-    stlr    wzr, [x20]
+    stlr    wzr, [x19]
     b       pecan_aarch64_fp_slow
 
 .endif

@@ -8,7 +8,7 @@ use pecan_core::layout::{self, Layout, counter};
 
 use crate::Aarch64;
 use crate::context::{CTX_FP_CPU, MR_BASE};
-use crate::percpu::{PERCPU_CPACR, PERCPU_CURRENT, PERCPU_FP_OWNER, PERCPU_INDEX};
+use crate::percpu::{PERCPU_CPACR, PERCPU_CURRENT, PERCPU_FP_OWNER, PERCPU_INDEX, PERCPU_LOCK_WORD};
 
 type L = Layout<Aarch64>;
 
@@ -116,6 +116,7 @@ crate::asm::entry_block!(
     PERCPU_FP_OWNER = const PERCPU_FP_OWNER,
     PERCPU_INDEX = const PERCPU_INDEX,
     PERCPU_CPACR = const PERCPU_CPACR,
+    PERCPU_LOCK_WORD = const PERCPU_LOCK_WORD,
     PERCPU_CURRENT = const PERCPU_CURRENT,
     CTX_FP_CPU = const CTX_FP_CPU,
     CPACR_ON = const crate::fpu::CPACR_ON,

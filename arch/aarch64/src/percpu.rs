@@ -29,6 +29,9 @@ pub struct PerCpu {
     pub fp_owner: *mut Context,
     /// The CPACR_EL1 value last written on this CPU (to skip rewriting it).
     pub cpacr: u64,
+    /// The address of this CPU's kernel-lock word (`pecan_kernel::lock`), which the
+    /// assembly fast path takes alone; set by the platform ([`set_lock_word`]).
+    pub lock_word: u64,
 }
 
 /// Byte offset of `PerCpu::kstack_top`.
@@ -41,6 +44,8 @@ pub const PERCPU_INDEX: usize = core::mem::offset_of!(PerCpu, index);
 pub const PERCPU_FP_OWNER: usize = core::mem::offset_of!(PerCpu, fp_owner);
 /// Byte offset of `PerCpu::cpacr`.
 pub const PERCPU_CPACR: usize = core::mem::offset_of!(PerCpu, cpacr);
+/// Byte offset of `PerCpu::lock_word`.
+pub const PERCPU_LOCK_WORD: usize = core::mem::offset_of!(PerCpu, lock_word);
 
 const _: () = assert!(core::mem::offset_of!(PerCpu, kstack_top) == PERCPU_KSTACK_TOP);
 const _: () = assert!(core::mem::offset_of!(PerCpu, current) == PERCPU_CURRENT);
@@ -53,8 +58,18 @@ static mut PERCPU: [PerCpu; MAX_CPUS] = [const {
         affinity: 0,
         fp_owner: core::ptr::null_mut(),
         cpacr: 0,
+        lock_word: 0,
     }
 }; MAX_CPUS];
+
+/// Records the address of CPU `cpu`'s kernel-lock word for its assembly fast path: called
+/// by the platform for every CPU before the first return to user mode (`init` keeps it).
+pub fn set_lock_word(cpu: usize, word: *const ()) {
+    assert!(cpu < MAX_CPUS);
+    // SAFETY: a plain store to one field, which only the fast path of that CPU reads, and
+    // only after the first return to user mode, which follows this call.
+    unsafe { core::ptr::addr_of_mut!(PERCPU[cpu].lock_word).write_volatile(word as u64) };
+}
 
 /// Sets up CPU `index`'s data and points TPIDR_EL1 at it.
 ///

@@ -12,13 +12,20 @@
 //   per-CPU block, interrupts off. Every general-purpose register may be changed: the
 //   thread's are all in its frame.
 // Fallback: `jmp {route}` (syscall.S's `pecan_syscall_route`, which calls the platform's
-//   Rust route) with nothing changed, the lock released, rsp as on entry. Before the
-//   lock is taken: only the FPU entry work may have been done (it is idempotent: the
+//   Rust route) with nothing changed, the lock word released, rsp as on entry. Before
+//   the word is taken: only the FPU entry work may have been done (it is idempotent: the
 //   route's `fpu::save_on_entry` then finds nothing to save).
-// Inside, once the lock is held:
-//   rbx = &KERNEL (the `KernelLock`: the lock word at 0, taken by `lock bts` of bit 0
-//         (0 -> 1; already 1: held, fallback), released by a store of 0, the protocol of
-//         `pecan_kernel::lock`; the kernel at {kd}: every `k_*` operand includes it),
+// Locking (`pecan_kernel::lock`, docs/smp.md "Locking"): only THIS CPU's word of the
+//   kernel lock, at gs:[lock_word], taken by `lock bts` of bit 0 (0 -> 1; already 1:
+//   held, fallback), released by a store of 0. It keeps the Rust kernel out on every CPU
+//   (that takes every word), not the other CPUs' fast paths: so this code reads shared
+//   data (tables, capabilities, the ASID generation; only a holder of every word writes
+//   them) and writes only this CPU's: its core state, and threads whose `cpu` is this
+//   CPU. The caller runs here, so its `cpu` is this CPU (a thread's `cpu` changes only
+//   while it runs nowhere); the partner's is checked equal to the caller's before any
+//   write. The event counters are shared: `lock inc`.
+// Inside, once the word is held:
+//   rbx = &KERNEL (the `KernelLock`; the kernel at {kd}: every `k_*` operand includes it),
 //   rdx = this CPU's core state (`PerCpu` of the core: current, need_resched, top,
 //         loaded task; `c_*` operands), until the exit's FS-base work,
 //   rbp = the running thread's handle (idx low, generation high), r12 = its table slot
@@ -46,7 +53,7 @@
 3:
 .endm
 
-// Take the kernel lock (held: fallback); rdx = this CPU's core state (`Kernel::percpu[cpu]`,
+// Take this CPU's word of the kernel lock (held: fallback); rdx = this CPU's core state (`Kernel::percpu[cpu]`,
 // cpu = gs:[cpu_id] = `Hal::cpu_id`); the running thread: r15, r12 and, with \handle,
 // rbp. Its frame is the one the entry just filled (gs:[current]), and this CPU's
 // `sched.current` names it: the invariant the generic path relies on as well (it reads
@@ -57,7 +64,8 @@
 // route; 0, Null: `need_resched` is set, also fallback).
 .macro FP_LOCK_AND_CURRENT handle
     lea rbx, [rip + {kernel}]
-    lock bts dword ptr [rbx], 0
+    mov rax, gs:[{pc_lock_word}]
+    lock bts dword ptr [rax], 0
     jc {route}
     mov rdx, gs:[{pc_cpu_id}]
     imul rdx, rdx, {percpu_size}
@@ -132,10 +140,10 @@
 5:
     mov cr3, rax
 .if {counters}
-    inc qword ptr [rbx + {k_c_as_switches}]
+    lock inc qword ptr [rbx + {k_c_as_switches}]
     cmp word ptr [r13 + {tcb_space_asid}], 0
     jnz 6f
-    inc qword ptr [rbx + {k_c_tlb_flushes}]
+    lock inc qword ptr [rbx + {k_c_tlb_flushes}]
 .endif
 6:
 .endm
@@ -348,21 +356,21 @@ pecan_fastpath_x86_64:
     inc qword ptr [r13 + {tcb_epoch}]
 
 // Both: the direct switch to the partner (lazy queues: the blocked thread stays queued),
-// the counters, the lock released; then resume.rs's `leave` for the partner's frame.
+// the counters, the lock word released; then resume.rs's `leave` for the partner's frame.
 .Lfp_switch:
     mov [rdx + {c_current}], r9
     mov byte ptr [rdx + {c_need_resched}], 0
 .if {counters}
-    inc qword ptr [rbx + {k_c_messages}]
-    inc qword ptr [rbx + {k_c_handoffs}]
-    inc qword ptr [rbx + {k_c_direct_switches}]
+    lock inc qword ptr [rbx + {k_c_messages}]
+    lock inc qword ptr [rbx + {k_c_handoffs}]
+    lock inc qword ptr [rbx + {k_c_direct_switches}]
 .endif
 // Every system call done here: r14 = the frame to resume; then `leave`'s work.
 .Lfp_leave:
 .if {counters}
-    inc qword ptr [rbx + {k_c_exceptions}]
-    inc qword ptr [rbx + {k_c_syscalls}]
-    inc qword ptr [rbx + {k_c_fastpath}]
+    lock inc qword ptr [rbx + {k_c_exceptions}]
+    lock inc qword ptr [rbx + {k_c_syscalls}]
+    lock inc qword ptr [rbx + {k_c_fastpath}]
 .endif
     // guard::check's writes: the sanitized rflags (SYSRET's r11). Its cs and ss stores
     // would write what the frame holds: a SYSCALL frame has the user selectors syscall.S
@@ -371,7 +379,8 @@ pecan_fastpath_x86_64:
     and r11, {user_flags}
     or r11, {forced_flags}
     mov [r14 + {f_rflags}], r11
-    mov dword ptr [rbx], 0
+    mov rax, gs:[{pc_lock_word}]
+    mov dword ptr [rax], 0
     mov gs:[{pc_current}], r14
     lea rax, [r14 + {frame_end}]
     mov gs:[{pc_frame_end}], rax
@@ -442,7 +451,8 @@ pecan_fastpath_x86_64:
 .Lfp_word_not_null: .quad {not_null}
 .popsection
 
-// A slow condition once the lock is held: nothing was written; release it, take the route.
+// A slow condition once the word is held: nothing was written; release it, take the route.
 .Lfp_unlock:
-    mov dword ptr [rbx], 0
+    mov rax, gs:[{pc_lock_word}]
+    mov dword ptr [rax], 0
     jmp {route}

@@ -181,6 +181,7 @@ core::arch::global_asm!(
     ctx_fpu_id = const offset_of!(Context, fpu_id),
     pc_current = const offset_of!(PerCpu, current),
     pc_cpu_id = const offset_of!(PerCpu, cpu_id),
+    pc_lock_word = const offset_of!(PerCpu, lock_word),
     pc_frame_end = const offset_of!(PerCpu, frame_end),
     pc_tss_rsp0 = const crate::percpu::PERCPU_TSS_RSP0,
     pc_fs_ctx = const offset_of!(PerCpu, fs_ctx),

@@ -52,6 +52,9 @@ pub struct PerCpu {
     pub fs_ctx: *mut Context,
     /// The FS base loaded for `fs_ctx`.
     pub fs_base: u64,
+    /// The address of this CPU's kernel-lock word (`pecan_kernel::lock`), which the
+    /// assembly fast path takes alone; set by the platform ([`set_lock_word`]).
+    pub lock_word: u64,
     /// This CPU's task-state segment (RSP0 for entries from user mode, IST 1 for double
     /// faults), here so that `gdt::set_kernel_stack` is one `gs:` store.
     pub tss: TaskStateSegment,
@@ -72,6 +75,7 @@ impl PerCpu {
         idle: false,
         fs_ctx: core::ptr::null_mut(),
         fs_base: 0,
+        lock_word: 0,
         tss: TaskStateSegment::new(),
     };
 }
@@ -84,6 +88,8 @@ pub const PERCPU_USER_RSP: usize = core::mem::offset_of!(PerCpu, user_rsp);
 pub const PERCPU_CPU_ID: usize = core::mem::offset_of!(PerCpu, cpu_id);
 /// `gs:` offset of [`PerCpu::frame_end`].
 pub const PERCPU_FRAME_END: usize = core::mem::offset_of!(PerCpu, frame_end);
+/// `gs:` offset of [`PerCpu::lock_word`].
+pub const PERCPU_LOCK_WORD: usize = core::mem::offset_of!(PerCpu, lock_word);
 /// `gs:` offset of RSP0 in [`PerCpu::tss`] (the TSS keeps it at byte 4).
 pub const PERCPU_TSS_RSP0: usize = core::mem::offset_of!(PerCpu, tss) + 4;
 
@@ -95,11 +101,26 @@ pub fn init(cpu: usize, kernel_stack: u64) -> *mut PerCpu {
     assert!(cpu < MAX_CPUS);
     // SAFETY: each CPU initializes only its own block, before anything reads it.
     let block = unsafe { &mut (*PERCPU.get())[cpu] };
-    *block =
-        PerCpu { self_ptr: block as *mut PerCpu as u64, kernel_stack, cpu_id: cpu as u64, ..PerCpu::EMPTY };
+    *block = PerCpu {
+        self_ptr: block as *mut PerCpu as u64,
+        kernel_stack,
+        cpu_id: cpu as u64,
+        lock_word: block.lock_word,
+        ..PerCpu::EMPTY
+    };
     GsBase::write(VirtAddr::new(block.self_ptr));
     KernelGsBase::write(VirtAddr::new(0));
     block
+}
+
+/// Records the address of CPU `cpu`'s kernel-lock word for its assembly fast path: called
+/// by the platform for every CPU before the first return to user mode (a block that `init`
+/// sets up keeps it).
+pub fn set_lock_word(cpu: usize, word: *const ()) {
+    assert!(cpu < MAX_CPUS);
+    // SAFETY: a plain store to one field, which only the fast path of that CPU reads, and
+    // only after the first return to user mode, which follows this call.
+    unsafe { core::ptr::addr_of_mut!((*PERCPU.get())[cpu].lock_word).write_volatile(word as u64) };
 }
 
 /// This CPU's block. Only this CPU touches it, always with interrupts disabled (kernel

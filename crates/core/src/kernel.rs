@@ -292,6 +292,11 @@ impl<H: Hal> Kernel<H> {
         }
     }
 
+    /// The number of CPUs the kernel schedules on (indices `0..cpus()`).
+    pub fn cpus(&self) -> usize {
+        self.percpu.len()
+    }
+
     /// The CPU whose ready lists hold `h` (where it runs or will run).
     #[inline(always)]
     pub fn cpu_of(&self, h: Handle) -> usize {
