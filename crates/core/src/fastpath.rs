@@ -44,7 +44,7 @@ use pecan_abi::{CapRights, Control, REG_MRS, Status, Sys, Timeout};
 use pecan_hal::{Asid, Hal, Mmu, UserContext};
 
 use crate::counters::bump;
-use crate::kernel::Kernel;
+use crate::kernel::{Kernel, cross_flag};
 use crate::obj::cap::{Cap, CapSlot};
 use crate::obj::{Handle, ObjRef};
 use crate::thread::{Filter, Reply, Source, SpaceCache, State};
@@ -162,8 +162,8 @@ impl<H: Hal> Kernel<H> {
         for i in 0..reg_words(tag) {
             rt.ctx.set_mr(i, st.ctx.mr(i));
         }
-        // With no items and no flags the received tag is the sent one.
-        rt.ctx.set_result(Status::OK.0, label, tag);
+        // With no items and no flags the received tag is the sent one (and `CROSS_CPU`).
+        rt.ctx.set_result(Status::OK.0, label, tag | cross_flag(remote));
         st.call_count = st.call_count.wrapping_add(1);
         rt.reply_to = Reply { caller: s, call: st.call_count };
         st.state = State::WaitReply { callee: r, source: Source::User };
@@ -209,7 +209,7 @@ impl<H: Hal> Kernel<H> {
         for i in 0..reg_words(tag) {
             st.ctx.set_mr(i, rt.ctx.mr(i));
         }
-        st.ctx.set_result(Status::OK.0, 0, tag);
+        st.ctx.set_result(Status::OK.0, 0, tag | cross_flag(remote));
         rt.ctx.set_result(Status::OK.0, 0, 0);
         rt.reply_to = Reply::NONE;
         rt.state = State::Receiving(Filter::Any);

@@ -222,6 +222,14 @@ impl<H: Hal> Kernel<H> {
         }
     }
 
+    /// The tag `to` receives for a message from `from`: `tag` with the `CROSS_CPU` flag
+    /// (`docs/abi.md`) when the two live on different CPUs.
+    #[inline(always)]
+    pub(crate) fn received_tag(&self, from: Handle, to: Handle, tag: u64) -> u64 {
+        let cpu = |h| self.threads.get(h).map(|t| t.cpu);
+        tag | cross_flag(cpu(from) != cpu(to))
+    }
+
     /// Sets an error result on thread `h`.
     pub fn set_error(&mut self, h: Handle, e: Error, phase: Phase) {
         crate::counters::bump(&mut self.counters.errors);
@@ -666,4 +674,10 @@ impl<H: Hal> Kernel<H> {
             .collect();
         (t.send_queue.collect(&self.threads, Which::Wait), others)
     }
+}
+
+/// The tag bit of the `CROSS_CPU` flag when `cross`, else 0.
+#[inline(always)]
+pub(crate) const fn cross_flag(cross: bool) -> u64 {
+    (cross as u64) * pecan_abi::MsgTag::new(0, 0, 0).with_flags(pecan_abi::tag::FLAG_CROSS_CPU).0
 }

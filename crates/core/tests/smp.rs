@@ -8,6 +8,7 @@
 mod common;
 use common::*;
 use pecan_abi::object::thread;
+use pecan_abi::tag::FLAG_CROSS_CPU;
 use pecan_abi::{Error, MsgTag, Phase, Timeout};
 use pecan_core::State;
 use pecan_hal::Ipi;
@@ -117,27 +118,61 @@ fn call_and_reply_across_cpus_hand_the_partner_to_its_idle_cpu() {
     assert_eq!(w.cur_on(1), Some(server.h));
     let r = w.ok(server.h);
     assert_eq!((r.label, r.words[0]), (0x77, 41));
+    // Each side's received tag says the message came from another CPU.
+    assert_eq!(r.tag, MsgTag::new(9, 1, 0).with_flags(FLAG_CROSS_CPU));
     w.reply_wait(server.h, MsgTag::new(0, 1, 0), &[42]);
     assert_eq!(notified(&w, 0), 1);
     assert!(w.take_ipis(0));
     assert_eq!(w.cur_on(0), Some(client.h));
-    assert_eq!(w.ok(client.h).words[0], 42);
+    let r = w.ok(client.h);
+    assert_eq!((r.words[0], r.tag.flags()), (42, FLAG_CROSS_CPU));
     // Again: with `crosscore` and the fast path, both directions are fast-path system calls
     // that leave their CPU idle and hand the partner over.
     let (fast, handoffs) = (w.k.counters.fastpath, w.k.counters.remote_handoffs);
     w.call(client.h, 5, MsgTag::new(9, 1, 0), &[43]);
     assert_eq!(w.cur_on(0), None);
     assert!(w.take_ipis(1));
-    assert_eq!(w.ok(server.h).words[0], 43);
+    let r = w.ok(server.h);
+    assert_eq!((r.words[0], r.tag.flags()), (43, FLAG_CROSS_CPU));
     w.reply_wait(server.h, MsgTag::new(0, 1, 0), &[44]);
     assert_eq!(w.cur_on(1), None);
     assert!(w.take_ipis(0));
-    assert_eq!(w.ok(client.h).words[0], 44);
+    let r = w.ok(client.h);
+    assert_eq!((r.words[0], r.tag.flags()), (44, FLAG_CROSS_CPU));
     if fast_cross {
         assert_eq!(w.k.counters.fastpath - fast, 2, "both on the fast path");
         assert_eq!(w.k.counters.remote_handoffs - handoffs, 2);
         assert!(w.k.hal.handoffs.is_empty());
     }
+}
+
+#[test]
+fn a_queued_sender_from_another_cpu_is_flagged_and_one_from_this_cpu_is_not() {
+    // Two senders block on a gate whose server (CPU 1) is busy: one on CPU 0, one on CPU 1.
+    let (mut w, th) = placed(2, &[(100, 1), (100, 0), (100, 1)]);
+    let (server, far, near) = (th[0], th[1], th[2]);
+    let g = w.new_gate(server, 0x55);
+    w.give_cap(g, far.task_slot, 5);
+    w.give_cap(g, near.task_slot, 5);
+    w.take_ipis(1);
+    assert_eq!(w.cur_on(1), Some(server.h));
+    w.on(0);
+    w.recv(w.root, 0, NEVER);
+    assert_eq!(w.cur_on(0), Some(far.h));
+    w.send(far.h, 5, MsgTag::new(1, 1, 0), &[10]);
+    assert!(w.blocked(far.h), "nobody receives yet");
+    w.on(1);
+    w.yield_(server.h);
+    assert_eq!(w.cur_on(1), Some(near.h));
+    w.send(near.h, 5, MsgTag::new(2, 1, 0), &[20]);
+    assert!(w.blocked(near.h));
+    assert_eq!(w.cur_on(1), Some(server.h));
+    w.wait(server.h);
+    let r = w.ok(server.h);
+    assert_eq!((r.words[0], r.tag), (10, MsgTag::new(1, 1, 0).with_flags(FLAG_CROSS_CPU)));
+    w.wait(server.h);
+    let r = w.ok(server.h);
+    assert_eq!((r.words[0], r.tag), (20, MsgTag::new(2, 1, 0)), "the same CPU: no flag");
 }
 
 #[test]

@@ -7,6 +7,7 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
+use pecan_abi::tag::FLAG_CROSS_CPU;
 use pecan_abi::{Error, Phase, Status};
 use pecan_system::rootthread::RootThread;
 use pecan_user::{Msg, Timeouts, ipc};
@@ -64,19 +65,25 @@ fn bad_cpu(env: &Env<'_>) -> Result<(), Fail> {
     Ok(())
 }
 
+/// Calls to a server on the far CPU; each side's received tag carries `CROSS_CPU` exactly
+/// when the CPUs differ.
 fn call_across(env: &Env<'_>) -> Result<(), Fail> {
+    env.me().set_affinity(0).map_err(fail("set_affinity(0)"))?;
     let h = helper_on(env, 100, far(env), || {
         pecan_user::server::serve(|req| {
-            Some(Msg::new(req.label()).word(req.word(0) + 1).word(req.gate_label))
+            let flags = req.tag.flags() as u64;
+            Some(Msg::new(req.label()).word(req.word(0) + 1).word(req.gate_label).word(flags))
         })
     })?;
     let g = env.gate(h.thread, 0x5a);
+    let cross = if far(env) != 0 { FLAG_CROSS_CPU } else { 0 };
     let mut bad = None;
     for i in 0..200u64 {
+        let want = (7, i + 1, 0x5a, cross as u64, cross);
         match ipc::call(g, &Msg::new(7).word(i), T) {
-            Ok(r) if (r.label(), r.word(0), r.word(1)) == (7, i + 1, 0x5a) => {}
+            Ok(r) if (r.label(), r.word(0), r.word(1), r.word(2), r.tag.flags()) == want => {}
             other => {
-                bad = Some((i, other.map(|r| (r.label(), r.word(0), r.word(1)))));
+                bad = Some((i, other.map(|r| (r.label(), r.word(0), r.word(1), r.word(2), r.tag.flags()))));
                 break;
             }
         }

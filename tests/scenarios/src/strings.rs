@@ -19,6 +19,7 @@ use crate::{Fail, Scenario, check};
 pub const SCENARIOS: &[Scenario] = &[
     ("ipc-string-item", string_item),
     ("ipc-string-receiver-faults", string_receiver_faults),
+    ("smp-string-across-cpus", string_across_cpus),
     ("ipc-message-overflow", message_overflow),
     ("bad-string-address", bad_string_address),
 ];
@@ -64,7 +65,15 @@ fn to_string_worker(env: &Env<'_>, msg: &Msg) -> Result<(u64, [u64; 4]), Fail> {
 /// [`to_string_worker`], with the worker's buffer untouched if `lazy` (its pages come by
 /// page faults in the middle of the kernel's copy).
 fn to_worker(env: &Env<'_>, msg: &Msg, lazy: bool) -> Result<(u64, [u64; 4]), Fail> {
+    to_worker_on(env, msg, lazy, None)
+}
+
+/// [`to_worker`] with the worker's thread moved to CPU `cpu` first, if given.
+fn to_worker_on(env: &Env<'_>, msg: &Msg, lazy: bool, cpu: Option<u64>) -> Result<(u64, [u64; 4]), Fail> {
     let w = env.worker(&[worker::RECV_STRING, lazy as u64], &[], 120);
+    if let Some(cpu) = cpu {
+        w.child.thread.set_affinity(cpu).map_err(fail("set_affinity"))?;
+    }
     let g = env.gate(w.child.thread, 1);
     let c = ipc::call(g, msg, T);
     let rep = env.report(&w, Duration::from_secs(2));
@@ -94,6 +103,23 @@ fn string_receiver_faults(env: &Env<'_>) -> Result<(), Fail> {
     let s = src();
     let (c, got) = to_worker(env, &Msg::new(1).string(s + 8, 8000, false), true)?;
     check!(c == 0 && got == [0, 8000, sum(8, 8000), 0], "lazy buffer: call {c:#x}, worker {got:?}");
+    Ok(())
+}
+
+/// Long IPC with the receiver on another CPU than the sender and the receiver's pager (the
+/// last CPU; on one CPU all on CPU 0): the copy, then a receiver whose buffer pages come by
+/// page faults in the middle of the copy, each resolved by the pager on this CPU while the
+/// transfer waits.
+fn string_across_cpus(env: &Env<'_>) -> Result<(), Fail> {
+    let s = src();
+    let far = env.bi.cpus.max(1) - 1;
+    env.me().set_affinity(0).map_err(fail("set_affinity(0)"))?;
+    for lazy in [false, true] {
+        let m = Msg::new(1).string(s + 8, 5000, true).string(s + 9000, 3000, false);
+        let (c, got) = to_worker_on(env, &m, lazy, Some(far))?;
+        let want = sum(8, 5000) + sum(9000, 3000);
+        check!(c == 0 && got == [0, 8000, want, 0], "lazy {lazy}: call {c:#x}, worker {got:?}");
+    }
     Ok(())
 }
 

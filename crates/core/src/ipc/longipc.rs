@@ -435,8 +435,8 @@ impl<H: Hal> Kernel<H> {
         let Some(x) = self.threads.get_mut(s).and_then(|t| t.xfer.take()) else { return };
         self.xfer_drop(s, &x);
         let r = x.receiver;
-        let tag = MsgTag::new(x.msg_label, x.words, x.out);
-        self.set_result(r, Status::OK, x.gate_label, tag.0);
+        let tag = self.received_tag(s, r, MsgTag::new(x.msg_label, x.words, x.out).0);
+        self.set_result(r, Status::OK, x.gate_label, tag);
         match x.op {
             Op::Send | Op::Reply => {
                 self.set_result(s, Status::OK, 0, 0);

@@ -187,7 +187,8 @@ impl<H: Hal> Kernel<H> {
             // A long IPC: `s` (running) copies when the kernel returns to it.
             Ok(Moved::Long) => {}
             Ok(Moved::Done(tag)) => {
-                self.set_result(r, Status::OK, label, tag.0);
+                let tag = self.received_tag(s, r, tag.0);
+                self.set_result(r, Status::OK, label, tag);
                 if call {
                     self.start_wait_reply(s, r, source);
                     self.handoff(r);
@@ -280,7 +281,8 @@ impl<H: Hal> Kernel<H> {
             Ok(Moved::Long) => return,
             Ok(Moved::Done(tag)) => {
                 if source == Source::User {
-                    self.set_result(s, Status::OK, 0, tag.0);
+                    let tag = self.received_tag(r, s, tag.0);
+                    self.set_result(s, Status::OK, 0, tag);
                 }
                 self.set_result(r, Status::OK, 0, 0);
             }
@@ -388,7 +390,8 @@ impl<H: Hal> Kernel<H> {
                 // A long IPC: the receiver is locked, the sender runs and copies.
                 Ok(Moved::Long) => self.handoff(s),
                 Ok(Moved::Done(tag)) => {
-                    self.set_result(r, Status::OK, label, tag.0);
+                    let tag = self.received_tag(s, r, tag.0);
+                    self.set_result(r, Status::OK, label, tag);
                     if call {
                         self.start_wait_reply(s, r, source);
                     } else {
