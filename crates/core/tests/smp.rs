@@ -394,3 +394,35 @@ fn an_asid_rollover_kicks_the_other_cpus_and_flushes_everywhere() {
     assert!(rolled, "no rollover");
     assert_eq!(w.k.hal.kicks, vec![1]);
 }
+
+#[test]
+fn a_fresh_asid_forgets_the_cpus_the_task_ran_on_before() {
+    // A task whose space was loaded on CPUs 0 and 1; after a rollover it gets a fresh ASID
+    // on CPU 0: an unmap then shoots down CPU 0 only (CPU 1 holds nothing tagged with it).
+    let mut w = World::with_cpus_asids(2, 4);
+    if !w.k.asids.tagged() {
+        return; // untagged: `ran_on` is not consulted
+    }
+    let tasks: Vec<u64> = (0..4).map(|_| w.new_task()).collect();
+    let h = w.task_h(tasks[0]);
+    w.on(1);
+    w.k.activate(h);
+    w.on(0);
+    w.k.activate(h);
+    assert_eq!(w.k.tasks.get(h).unwrap().ran_on, pecan_hal::CpuSet(0b11));
+    // The others take the remaining ASIDs and roll the generation over.
+    for &t in &tasks[1..] {
+        let th = w.task_h(t);
+        w.k.activate(th);
+    }
+    w.k.activate(h);
+    assert_eq!(
+        w.k.tasks.get(h).unwrap().ran_on,
+        pecan_hal::CpuSet(0b01),
+        "a fresh ASID, loaded on CPU 0 only"
+    );
+    // Loaded again on CPU 1: marked again.
+    w.on(1);
+    w.k.activate(h);
+    assert_eq!(w.k.tasks.get(h).unwrap().ran_on, pecan_hal::CpuSet(0b11));
+}

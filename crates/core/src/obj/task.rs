@@ -41,8 +41,8 @@ pub struct Task {
     /// The CPUs that may have loaded the address space (bit `i`: CPU `i`): marked when the
     /// core activates it and when one of its threads is created on or moves to a CPU (the
     /// fast paths switch from a thread's cache). The CPUs whose TLBs may hold its
-    /// translations (tagged by its ASID), which an unmap's shootdown must reach. Never
-    /// shrinks.
+    /// translations (tagged by its ASID), which an unmap's shootdown must reach. Starts
+    /// over when the task gets a fresh ASID (after a rollover: `Kernel::claim_space`).
     pub ran_on: pecan_hal::CpuSet,
     /// The level-1 table of the long-IPC window (`ipc/window.rs`; 0 until the task's first
     /// temporary mapping). Its two tables count in `pt_frames`.
