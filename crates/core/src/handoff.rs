@@ -58,7 +58,7 @@ impl<H: Hal> Kernel<H> {
         let Some(there) = self.percpu.iter().nth(t.cpu as usize) else { return false };
         there.sched.current.get().is_none()
             & !there.sched.need_resched
-            & there.stopped.is_none()
+            & there.stopped.get().is_none()
             & (t.prio >= there.sched.top())
             & (t.next_cpu == t.cpu)
             & !self.long.busy()

@@ -342,7 +342,7 @@ impl<H: Hal> Kernel<H> {
         self.kick(cpu);
         let q = &mut self.percpu[cpu];
         q.sched.current = crate::obj::OptHandle::NONE;
-        q.stopped = Some(h);
+        q.stopped = h.into();
         if self.threads.get(h).is_some_and(|t| t.state == State::Ready) {
             q.sched.enqueue_front(&mut self.threads, h);
         }

@@ -232,6 +232,16 @@ impl<H: Hal> Layout<H> {
     pub const TOP: usize = offset_of!(PerCpu, sched) + offset_of!(Scheduler, top);
     /// The event counters (`u64` each, [`Counters`]), in the kernel.
     pub const COUNTERS: usize = offset_of!(Kernel<H>, counters);
+    /// The thread another CPU stopped here (a handle, generation 0: none), in the CPU's
+    /// [`PerCpu`].
+    pub const STOPPED: usize = offset_of!(PerCpu, stopped);
+    /// Ticks left of this CPU's time slice (a `u32`), in the CPU's [`PerCpu`].
+    pub const SLICE_LEFT: usize = offset_of!(PerCpu, sched) + offset_of!(Scheduler, slice_left);
+    /// How many threads this CPU's ready lists hold (a `u32`), in the CPU's [`PerCpu`].
+    pub const QUEUED: usize = offset_of!(PerCpu, sched) + offset_of!(Scheduler, queued);
+    /// The number of long IPCs under way (a `u32`, 0: none), in the kernel.
+    pub const LONG_ACTIVE: usize =
+        offset_of!(Kernel<H>, long) + offset_of!(crate::ipc::longipc::LongIpc, active);
 
     /// [`Tcb::state`].
     pub const TCB_STATE: usize = offset_of!(Tcb<H::Context>, state);
@@ -264,6 +274,13 @@ impl<H: Hal> Layout<H> {
     pub const TCB_SPACE_ASID: usize = offset_of!(Tcb<H::Context>, space) + offset_of!(SpaceCache, asid);
     /// The saved registers, [`Tcb::ctx`].
     pub const TCB_CTX: usize = offset_of!(Tcb<H::Context>, ctx);
+    /// [`Tcb::next_cpu`] (a `u32`; differs from `cpu` while the thread migrates).
+    pub const TCB_NEXT_CPU: usize = offset_of!(Tcb<H::Context>, next_cpu);
+    /// [`Tcb::timeslice`] (a `u32`).
+    pub const TCB_TIMESLICE: usize = offset_of!(Tcb<H::Context>, timeslice);
+    /// Whether the thread is in a ready list (a `bool`).
+    pub const TCB_READY_LINKED: usize =
+        offset_of!(Tcb<H::Context>, ready_links) + offset_of!(crate::list::Links, linked);
 }
 
 /// Offsets of the event counters in [`Counters`] (add [`Layout::COUNTERS`]).
@@ -285,6 +302,10 @@ pub mod counter {
     pub const FASTPATH: usize = offset_of!(Counters, fastpath);
     /// Exceptions.
     pub const EXCEPTIONS: usize = offset_of!(Counters, exceptions);
+    /// IPIs sent.
+    pub const IPIS: usize = offset_of!(Counters, ipis);
+    /// Threads handed to an idle CPU.
+    pub const REMOTE_HANDOFFS: usize = offset_of!(Counters, remote_handoffs);
 }
 
 /// Whether the configuration is the one an assembly fast path implements: the fast path
@@ -292,5 +313,10 @@ pub mod counter {
 /// direct switch (the partner runs at once). Otherwise the arch takes its general route.
 pub const ASM_FASTPATH_OK: bool =
     crate::fastpath::ON && crate::sched::LAZY && cfg!(feature = "direct-switch");
+/// Whether an assembly fast path may also take the cross-CPU case (partner waiting on
+/// another, idle CPU: docs/smp.md "Cross-CPU fast path"): its configuration, and the
+/// handoff (`crosscore`). The arch adds its own conditions (its HAL's handoff, per-CPU
+/// lock words).
+pub const CROSS_ASM_OK: bool = ASM_FASTPATH_OK && crate::handoff::ON;
 /// Whether the event counters are compiled in (the assembly bumps them too).
 pub const COUNTERS_ON: bool = crate::counters::ON;

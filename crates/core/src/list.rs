@@ -20,7 +20,7 @@ pub trait Linked {
 pub struct Links {
     prev: Option<Handle>,
     next: Option<Handle>,
-    linked: bool,
+    pub(crate) linked: bool,
 }
 
 impl Links {

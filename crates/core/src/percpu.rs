@@ -14,7 +14,7 @@ pub struct PerCpu {
     pub active_task: OptHandle,
     /// The thread another CPU stopped while it ran here (`Kernel::stop_remote`), until
     /// this CPU's next system-call entry.
-    pub stopped: Option<Handle>,
+    pub stopped: OptHandle,
     /// Ready lists and the running thread of this CPU.
     pub sched: Scheduler,
     /// The thread `handoff.rs` made this (idle) CPU's running thread during the current
@@ -31,7 +31,12 @@ impl Default for PerCpu {
 impl PerCpu {
     /// Nothing loaded, nothing ready.
     pub const fn new() -> Self {
-        PerCpu { active_task: OptHandle::NONE, stopped: None, sched: Scheduler::new(), handed: None }
+        PerCpu {
+            active_task: OptHandle::NONE,
+            stopped: OptHandle::NONE,
+            sched: Scheduler::new(),
+            handed: None,
+        }
     }
 }
 

@@ -32,6 +32,9 @@ pub struct Scheduler {
     /// The highest priority whose list is not empty, 0 if none: [`Scheduler::highest`]
     /// kept up to date, so the fast path reads one byte.
     pub(crate) top: u8,
+    /// How many threads the lists hold: the assembly cross-CPU fast path's test that this
+    /// CPU idles once its running thread blocks (nothing queued but, perhaps, that thread).
+    pub(crate) queued: u32,
     bitmap: [u64; 4],
     lists: [List; 256],
 }
@@ -50,6 +53,7 @@ impl Scheduler {
             need_resched: false,
             slice_left: 0,
             top: 0,
+            queued: 0,
             bitmap: [0; 4],
             lists: [List::new(); 256],
         }
@@ -96,6 +100,7 @@ impl Scheduler {
         }
         let p = t.prio;
         self.lists[p as usize].push_back(threads, h, Which::Ready);
+        self.queued += 1;
         self.mark(p);
     }
 
@@ -104,9 +109,10 @@ impl Scheduler {
         let Some(t) = threads.get(h) else { return };
         let p = t.prio;
         if t.ready_links.is_linked() {
-            self.lists[p as usize].remove(threads, h, Which::Ready);
+            self.unlink(threads, p, h);
         }
         self.lists[p as usize].push_front(threads, h, Which::Ready);
+        self.queued += 1;
         self.mark(p);
     }
 
@@ -118,8 +124,16 @@ impl Scheduler {
             return;
         }
         let p = t.prio;
-        self.lists[p as usize].remove(threads, h, Which::Ready);
+        self.unlink(threads, p, h);
         self.unmark_if_empty(p);
+    }
+
+    /// Takes `h` out of list `p` (the count follows what the list did).
+    fn unlink<C>(&mut self, threads: &mut Table<Tcb<C>>, p: u8, h: Handle) {
+        let list = &mut self.lists[p as usize];
+        let before = list.len;
+        list.remove(threads, h, Which::Ready);
+        self.queued -= before - list.len;
     }
 
     /// A thread stopped being ready: without lazy queues it leaves its list now.
@@ -140,12 +154,11 @@ impl Scheduler {
     pub fn pick<C>(&mut self, threads: &mut Table<Tcb<C>>) -> Option<Handle> {
         loop {
             let p = self.highest()?;
-            let list = &mut self.lists[p as usize];
-            let h = list.head()?;
+            let h = self.lists[p as usize].head()?;
             match threads.get(h) {
                 Some(t) if t.state == State::Ready && t.prio == p => return Some(h),
                 _ => {
-                    list.remove(threads, h, Which::Ready);
+                    self.unlink(threads, p, h);
                     self.unmark_if_empty(p);
                 }
             }
@@ -161,9 +174,13 @@ impl Scheduler {
         v
     }
 
-    /// Whether the bitmap agrees with the lists (and the cached top with the bitmap).
+    /// Whether the bitmap agrees with the lists (and the cached top with the bitmap, the
+    /// count with the lists' lengths).
     pub fn bitmap_consistent(&self) -> bool {
         if self.top != self.highest().unwrap_or(0) {
+            return false;
+        }
+        if self.lists.iter().map(|l| l.len).sum::<u32>() != self.queued {
             return false;
         }
         (0..256).all(|p| {

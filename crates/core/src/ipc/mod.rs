@@ -45,7 +45,7 @@ impl<H: Hal> Kernel<H> {
             // The thread that made the call was stopped by another CPU meanwhile (it was
             // suspended, deleted or given new registers): the call is dropped; a thread
             // that stays blocked learns it was cancelled.
-            if let Some(h) = self.percpu[self.cpu].stopped.take()
+            if let Some(h) = core::mem::take(&mut self.percpu[self.cpu].stopped).get()
                 && self.threads.get(h).is_some_and(|t| t.state != State::Ready)
             {
                 self.set_result(h, Status::error(Error::Cancelled, Phase::Send), 0, 0);
