@@ -202,6 +202,91 @@
 7:
 .endm
 
+// Call, done deciding: the words, the receiver's results and reply capability, the caller
+// waits for the reply, the receiver is ready. (rsi = tag, r8 = label, r9 = receiver; with
+// \cross the received tag has the CROSS_CPU flag.)
+.macro FP_CALL_WRITES cross=0
+    FP_WORDS r15, r14
+.if \cross
+    or rsi, {tag_cross_cpu}
+.endif
+    mov qword ptr [r14 + {f_rax}], 0
+    mov [r14 + {f_rdi}], r8
+    mov [r14 + {f_rsi}], rsi
+    inc dword ptr [r12 + {tcb_call_count}]
+    mov eax, [r12 + {tcb_call_count}]
+    mov [r13 + {tcb_reply_caller}], rbp
+    mov [r13 + {tcb_reply_call}], eax
+    mov byte ptr [r12 + {tcb_state}], {st_wait_reply}
+    mov [r12 + {tcb_callee}], r9
+    mov byte ptr [r12 + {tcb_source}], {source_user}
+    inc qword ptr [r12 + {tcb_epoch}]
+    mov byte ptr [r13 + {tcb_state}], {st_ready}
+    inc qword ptr [r13 + {tcb_epoch}]
+.endm
+
+// ReplyWait, done deciding: the words and both threads' results, the replier waits (open)
+// with no reply capability, the caller is ready (with \cross, CROSS_CPU in its tag).
+.macro FP_REPLY_WAIT_WRITES cross=0
+    FP_WORDS r15, r14
+.if \cross
+    or rsi, {tag_cross_cpu}
+.endif
+    xor eax, eax
+    mov [r14 + {f_rax}], rax
+    mov [r14 + {f_rdi}], rax
+    mov [r14 + {f_rsi}], rsi
+    mov [r15 + {f_rax}], rax
+    mov [r15 + {f_rdi}], rax
+    mov [r15 + {f_rsi}], rax
+    mov [r12 + {tcb_reply_call}], eax
+    mov eax, 0xffffffff
+    mov [r12 + {tcb_reply_caller}], rax
+    mov byte ptr [r12 + {tcb_state}], {st_receiving}
+    mov byte ptr [r12 + {tcb_filter}], {filter_any}
+    inc qword ptr [r12 + {tcb_epoch}]
+    mov byte ptr [r13 + {tcb_state}], {st_ready}
+    inc qword ptr [r13 + {tcb_epoch}]
+.endm
+
+// The cross-CPU case's tests (Kernel::takes_handoff and the pick that follows the block
+// in `fast_cross`), the partner (r13) living on CPU B = its `cpu` != this CPU's: not
+// migrating, no long IPC under way, and this CPU idles once the running thread (r12)
+// blocks (its lists hold nothing else: `queued` is 0, or 1 and that is the running
+// thread); then B's lock word, one try (held: the route), into rdi, and B's core state
+// into r10: nothing running or stopped there, no reschedule asked, the partner outranked
+// by nothing queued there, the partner's address space loaded there (else the route,
+// which claims it). Any failure after the word is taken: .Lfp_unlock2. Uses rax, rcx.
+.macro FP_CROSS
+    mov ecx, [r13 + {tcb_cpu}]
+    cmp ecx, [r13 + {tcb_next_cpu}]
+    jne .Lfp_unlock
+    cmp dword ptr [rbx + {k_long_active}], 0
+    jne .Lfp_unlock
+    movzx eax, byte ptr [r12 + {tcb_ready_linked}]
+    cmp eax, [rdx + {c_queued}]
+    jne .Lfp_unlock
+    mov eax, ecx
+    shl eax, {word_shift}
+    lea rdi, [rbx + rax + {lock_words}]
+    lock bts dword ptr [rdi], 0
+    jc .Lfp_unlock
+    imul r10, rcx, {percpu_size}
+    add r10, [rbx + {k_percpu_base}]
+    cmp dword ptr [r10 + {c_current} + 4], 0
+    jne .Lfp_unlock2
+    cmp dword ptr [r10 + {c_stopped} + 4], 0
+    jne .Lfp_unlock2
+    cmp byte ptr [r10 + {c_need_resched}], 0
+    jne .Lfp_unlock2
+    movzx eax, byte ptr [r13 + {tcb_prio}]
+    cmp al, [r10 + {c_top}]
+    jb .Lfp_unlock2
+    mov rax, [r13 + {tcb_task}]
+    cmp rax, [r10 + {c_active_task}]
+    jne .Lfp_unlock2
+.endm
+
 // Jumped to by syscall.S. Neither Call, ReplyWait nor Null, or a tag with items, flags
 // or more than REG_MRS words: the route, at once.
 .balign 16
@@ -279,7 +364,7 @@ pecan_fastpath_x86_64:
     mov ecx, [r12 + {tcb_cpu}]
     xor ecx, [r13 + {tcb_cpu}]
     or eax, ecx
-    jnz .Lfp_unlock
+    jnz .Lfp_call_other
     test byte ptr [rdi + {cap_rights}], {send}
     jz .Lfp_unlock
     movzx eax, byte ptr [r13 + {tcb_prio}]
@@ -287,22 +372,7 @@ pecan_fastpath_x86_64:
     jb .Lfp_unlock
     FP_GUARD
     FP_SPACE
-    // Done deciding: the words, the receiver's results and reply capability, the caller
-    // waits for the reply, the receiver is ready.
-    FP_WORDS r15, r14
-    mov qword ptr [r14 + {f_rax}], 0
-    mov [r14 + {f_rdi}], r8
-    mov [r14 + {f_rsi}], rsi
-    inc dword ptr [r12 + {tcb_call_count}]
-    mov eax, [r12 + {tcb_call_count}]
-    mov [r13 + {tcb_reply_caller}], rbp
-    mov [r13 + {tcb_reply_call}], eax
-    mov byte ptr [r12 + {tcb_state}], {st_wait_reply}
-    mov [r12 + {tcb_callee}], r9
-    mov byte ptr [r12 + {tcb_source}], {source_user}
-    inc qword ptr [r12 + {tcb_epoch}]
-    mov byte ptr [r13 + {tcb_state}], {st_ready}
-    inc qword ptr [r13 + {tcb_epoch}]
+    FP_CALL_WRITES
     jmp .Lfp_switch
 
 // ReplyWait: the reply capability names a caller that still waits for this thread's
@@ -330,30 +400,13 @@ pecan_fastpath_x86_64:
     or eax, ecx
     or eax, [r12 + {tcb_send_queue_len}]
     or eax, [r12 + {tcb_pending_irqs_len}]
-    jnz .Lfp_unlock
+    jnz .Lfp_reply_wait_other
     movzx eax, byte ptr [r13 + {tcb_prio}]
     cmp al, [rdx + {c_top}]
     jb .Lfp_unlock
     FP_GUARD
     FP_SPACE
-    // Done deciding: the words and both threads' results, the replier waits (open) with
-    // no reply capability, the caller is ready.
-    FP_WORDS r15, r14
-    xor eax, eax
-    mov [r14 + {f_rax}], rax
-    mov [r14 + {f_rdi}], rax
-    mov [r14 + {f_rsi}], rsi
-    mov [r15 + {f_rax}], rax
-    mov [r15 + {f_rdi}], rax
-    mov [r15 + {f_rsi}], rax
-    mov [r12 + {tcb_reply_call}], eax
-    mov eax, 0xffffffff
-    mov [r12 + {tcb_reply_caller}], rax
-    mov byte ptr [r12 + {tcb_state}], {st_receiving}
-    mov byte ptr [r12 + {tcb_filter}], {filter_any}
-    inc qword ptr [r12 + {tcb_epoch}]
-    mov byte ptr [r13 + {tcb_state}], {st_ready}
-    inc qword ptr [r13 + {tcb_epoch}]
+    FP_REPLY_WAIT_WRITES
 
 // Both: the direct switch to the partner (lazy queues: the blocked thread stays queued),
 // the counters, the lock word released; then resume.rs's `leave` for the partner's frame.
@@ -450,6 +503,82 @@ pecan_fastpath_x86_64:
 .Lfp_word_reply_wait: .quad {reply_wait}
 .Lfp_word_not_null: .quad {not_null}
 .popsection
+
+// Call or ReplyWait whose one-word test failed: resource bits or (ReplyWait) something
+// queued for the replier, the route; else the partner lives on another CPU: the
+// cross-CPU case (with `cross`; else the route).
+.Lfp_call_other:
+.if {cross}
+    mov eax, [r12 + {tcb_resources}]
+    or eax, [r13 + {tcb_resources}]
+    jnz .Lfp_unlock
+    test byte ptr [rdi + {cap_rights}], {send}
+    jz .Lfp_unlock
+    FP_CROSS
+    FP_CALL_WRITES 1
+    jmp .Lfp_cross_switch
+.else
+    jmp .Lfp_unlock
+.endif
+
+.Lfp_reply_wait_other:
+.if {cross}
+    mov eax, [r12 + {tcb_resources}]
+    or eax, [r13 + {tcb_resources}]
+    or eax, [r12 + {tcb_send_queue_len}]
+    or eax, [r12 + {tcb_pending_irqs_len}]
+    jnz .Lfp_unlock
+    FP_CROSS
+    FP_REPLY_WAIT_WRITES 1
+    jmp .Lfp_cross_switch
+.else
+    jmp .Lfp_unlock
+.endif
+
+// The cross-CPU case, written (`Kernel::fast_cross` with `hand_off` and `ring_handoffs`):
+// the partner becomes B's running thread on a fresh time slice, this CPU runs nothing;
+// the counters; B's doorbell rung (the Rust `pecan_x86_64_fast_ring`, under B's word, so
+// two rings never overlap; it sends the `Wake` IPI unless B polls); both words released;
+// this CPU idles (`pecan_x86_64_fast_idle`, on this CPU's kernel stack, where rsp is).
+// B resumes the partner from its idle loop through `resume_user`, whose `guard::check`
+// tests and sanitizes the frame. In: r10 = B's core state, rdi = B's word.
+.if {cross}
+.Lfp_cross_switch:
+    mov [r10 + {c_current}], r9
+    mov eax, [r13 + {tcb_timeslice}]
+    mov [r10 + {c_slice_left}], eax
+    mov eax, 0xffffffff
+    mov [rdx + {c_current}], rax
+    mov byte ptr [rdx + {c_need_resched}], 0
+    mov dword ptr [rdx + {c_slice_left}], 0
+.if {counters}
+    lock inc qword ptr [rbx + {k_c_exceptions}]
+    lock inc qword ptr [rbx + {k_c_syscalls}]
+    lock inc qword ptr [rbx + {k_c_fastpath}]
+    lock inc qword ptr [rbx + {k_c_messages}]
+    lock inc qword ptr [rbx + {k_c_handoffs}]
+    lock inc qword ptr [rbx + {k_c_remote_handoffs}]
+.endif
+    mov r12, rdi
+    mov edi, [r13 + {tcb_cpu}]
+    mov rsi, r14
+    call {fast_ring}
+.if {counters}
+    test al, al
+    jz 1f
+    lock inc qword ptr [rbx + {k_c_ipis}]
+1:
+.endif
+    mov dword ptr [r12], 0
+    mov rax, gs:[{pc_lock_word}]
+    mov dword ptr [rax], 0
+    call {fast_idle}
+    ud2
+
+// A slow condition once B's word is held: nothing was written; release it, then ours.
+.Lfp_unlock2:
+    mov dword ptr [rdi], 0
+.endif
 
 // A slow condition once the word is held: nothing was written; release it, take the route.
 .Lfp_unlock:

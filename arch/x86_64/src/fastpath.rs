@@ -33,6 +33,28 @@ pub const ON: bool = cfg!(all(feature = "fastpath", feature = "fastpath-asm")) &
 
 type L = Layout<X86>;
 
+/// Whether the assembly also takes the cross-CPU case (partner waiting on another, idle
+/// CPU: handed over there, this CPU idles; docs/smp.md "Cross-CPU fast path"): the core's
+/// configuration for it, the HAL's handoff, and per-CPU lock words (the path takes its
+/// own CPU's and the partner CPU's).
+pub const CROSS: bool = lay::CROSS_ASM_OK && <X86 as pecan_hal::Hal>::HANDOFF && pecan_kernel::lock::PER_CPU;
+
+/// The cross-CPU case's ring (`fastpath.S`, holding this CPU's and CPU `cpu`'s lock words,
+/// having made the partner `cpu`'s running thread, whose space is loaded there): CPU
+/// `cpu`'s doorbell with the partner's context `ctx`, and the `Wake` IPI unless it polls.
+/// Whether an IPI was sent.
+#[cfg(all(feature = "fastpath", feature = "fastpath-asm"))]
+extern "C" fn pecan_x86_64_fast_ring(cpu: usize, ctx: *mut Context) -> bool {
+    crate::handoff::ring(cpu, ctx, None)
+}
+
+/// The cross-CPU case's end (`fastpath.S`, both lock words released): this CPU runs
+/// nothing, it idles.
+#[cfg(all(feature = "fastpath", feature = "fastpath-asm"))]
+extern "C" fn pecan_x86_64_fast_idle() -> ! {
+    crate::resume::resume(pecan_kernel::Resume::Idle)
+}
+
 /// The kernel inside the lock.
 #[cfg(all(feature = "fastpath", feature = "fastpath-asm"))]
 const KD: usize = KernelStatic::DATA_OFFSET;
@@ -182,6 +204,21 @@ core::arch::global_asm!(
     pc_current = const offset_of!(PerCpu, current),
     pc_cpu_id = const offset_of!(PerCpu, cpu_id),
     pc_lock_word = const offset_of!(PerCpu, lock_word),
+    cross = const CROSS as u8,
+    tag_cross_cpu = const pecan_abi::MsgTag::new(0, 0, 0).with_flags(pecan_abi::tag::FLAG_CROSS_CPU).0,
+    fast_ring = sym pecan_x86_64_fast_ring,
+    fast_idle = sym pecan_x86_64_fast_idle,
+    lock_words = const KernelStatic::WORDS_OFFSET,
+    word_shift = const KernelStatic::WORD_STRIDE.trailing_zeros(),
+    k_long_active = const k(L::LONG_ACTIVE),
+    k_c_ipis = const c(counter::IPIS),
+    k_c_remote_handoffs = const c(counter::REMOTE_HANDOFFS),
+    c_stopped = const L::STOPPED,
+    c_slice_left = const L::SLICE_LEFT,
+    c_queued = const L::QUEUED,
+    tcb_next_cpu = const tcb(L::TCB_NEXT_CPU),
+    tcb_timeslice = const tcb(L::TCB_TIMESLICE),
+    tcb_ready_linked = const tcb(L::TCB_READY_LINKED),
     pc_frame_end = const offset_of!(PerCpu, frame_end),
     pc_tss_rsp0 = const crate::percpu::PERCPU_TSS_RSP0,
     pc_fs_ctx = const offset_of!(PerCpu, fs_ctx),

@@ -84,6 +84,11 @@ unsafe impl<T: Send> Sync for KernelLock<T> {}
 impl<T> KernelLock<T> {
     /// Offset of the data from the start of the lock.
     pub const DATA_OFFSET: usize = core::mem::offset_of!(Self, data);
+    /// Offset of CPU 0's word from the start of the lock; CPU `i`'s is `i * WORD_STRIDE`
+    /// further (an assembly fast path that also takes another CPU's word).
+    pub const WORDS_OFFSET: usize = core::mem::offset_of!(Self, words);
+    /// Bytes from one CPU's word to the next.
+    pub const WORD_STRIDE: usize = core::mem::size_of::<LockWord>();
 
     /// A free lock around `v`, one word in use.
     pub const fn new(v: T) -> Self {
