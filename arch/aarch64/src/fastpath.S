@@ -146,15 +146,15 @@
 // The slow conditions both calls share, for the running thread (SP) and the partner
 // (x23), which is to run: resource bits of either, the partner on another CPU (and with
 // \rw: a sender queued or an IRQ pending for the replier, whose wait would not block),
-// one branch (two where `Tcb::cpu` follows `Tcb::resources`: both words of each thread
+// to \other, which tells them apart (the cross-CPU case); one branch (two where `Tcb::cpu` follows `Tcb::resources`: both words of each thread
 // in one load, one comparison for "same CPU and same resource bits", then the running
 // thread's resource bits zero); the partner outranked by a ready thread (`sched.top()`).
-.macro fp_common_slow rw
+.macro fp_common_slow rw, other
 .if {TCB_CPU} == {TCB_RESOURCES} + 4
     ldur    x9, [sp, #({TCB_RESOURCES} - {TCB_CTX})]
     ldr     x10, [x23, #({TV} + {TCB_RESOURCES})]
     cmp     x9, x10
-    b.ne    fp_unlock_slow
+    b.ne    \other
 .else
     ldur    w9, [sp, #({TCB_RESOURCES} - {TCB_CTX})]
     ldr     w10, [x23, #({TV} + {TCB_RESOURCES})]
@@ -170,7 +170,7 @@
     ldur    w10, [sp, #({TCB_PENDING_IRQS_LEN} - {TCB_CTX})]
     orr     w9, w9, w10
 .endif
-    cbnz    w9, fp_unlock_slow
+    cbnz    w9, \other
     ldrb    w9, [x21, #{TOP}]
     ldrb    w10, [x23, #({TV} + {TCB_PRIO})]
     cmp     w10, w9
@@ -226,6 +226,89 @@
     .endif
     .endr
 9:
+.endm
+
+// Call, done checking: the words, the receiver's reply capability (caller, call number),
+// the caller waits for the reply, the receiver is ready. x15 = the receiver's context.
+.macro fp_call_writes
+    fp_words
+    ldur    w9, [sp, #({TCB_CALL_COUNT} - {TCB_CTX})]
+    add     w9, w9, #1
+    stur    w9, [sp, #({TCB_CALL_COUNT} - {TCB_CTX})]
+    str     x24, [x23, #({TV} + {TCB_REPLY_CALLER})] // reply capability: (caller, call number)
+    str     w9, [x23, #({TV} + {TCB_REPLY_CALL})]
+    mov     w9, #{STATE_WAIT_REPLY}                 // caller: WaitReply(callee, User)
+    sturb   w9, [sp, #({TCB_STATE} + {STATE_TAG} - {TCB_CTX})]
+    stur    x25, [sp, #({TCB_STATE} + {STATE_CALLEE} - {TCB_CTX})]
+    sturb   wzr, [sp, #({TCB_STATE} + {STATE_SOURCE} - {TCB_CTX})]
+    mov     w9, #{STATE_READY}                      // receiver: Ready
+    strb    w9, [x23, #({TV} + {TCB_STATE} + {STATE_TAG})]
+.endm
+
+// ReplyWait, done checking: the words, the replier's results (OK, 0, 0) and open wait
+// with no reply capability, the caller is ready; x1 = its label result (0). x15 = the
+// caller's context.
+.macro fp_reply_wait_writes
+    fp_words
+    stp     xzr, xzr, [sp, #0]                      // replier: status OK, 0, 0
+    str     xzr, [sp, #16]
+    mov     x9, #0xffffffff                         // Reply::NONE: u32::MAX, generation 0
+    stur    x9, [sp, #({TCB_REPLY_CALLER} - {TCB_CTX})]
+    stur    wzr, [sp, #({TCB_REPLY_CALL} - {TCB_CTX})]
+    mov     x9, #{STATE_RECV_ANY}                   // replier: Receiving(Any)
+    stur    x9, [sp, #({TCB_STATE} - {TCB_CTX})]
+    mov     w9, #{STATE_READY}                      // caller: Ready
+    strb    w9, [x23, #({TV} + {TCB_STATE} + {STATE_TAG})]
+    mov     x1, #0                                  // the caller's label: 0
+.endm
+
+// The cross-CPU case's tests (Kernel::takes_handoff and the pick that follows the block
+// in `fast_cross`), the partner (x23) living on CPU B = its `cpu` (w9) != this CPU's:
+// not migrating, no long IPC under way, and this CPU idles once the running thread (SP)
+// blocks (its lists hold nothing else: `queued` is 0, or 1 and that is the running
+// thread); then B's lock word, one try (held: the route), into x26, and B's core state
+// into x27: nothing running or stopped there, no reschedule asked, the partner
+// outranked by nothing queued there, the partner's address space loaded there (else the
+// route, which claims it). Any failure after the word is taken: fp_unlock2. Uses x9..x12.
+.macro fp_cross
+    ldr     w9, [x23, #({TV} + {TCB_CPU})]
+    ldr     w10, [x23, #({TV} + {TCB_NEXT_CPU})]
+    cmp     w9, w10
+    b.ne    fp_unlock_slow
+    ldr     w10, [x20, #({D} + {LONG_ACTIVE})]
+    cbnz    w10, fp_unlock_slow
+    sub     x11, sp, #{TCB_CTX}                     // the running thread's TCB
+    ldrb    w10, [x11, #{TCB_READY_LINKED}]
+    ldr     w11, [x21, #{QUEUED}]
+    cmp     w10, w11
+    b.ne    fp_unlock_slow
+    adrp    x26, {KERNEL} + {LOCK_WORDS}
+    add     x26, x26, :lo12:{KERNEL} + {LOCK_WORDS}
+    add     x26, x26, x9, lsl #{WORD_SHIFT}
+    mov     w10, #1
+.Lcross_take\@:
+    ldaxr   w11, [x26]
+    cbnz    w11, fp_unlock_slow
+    stxr    w11, w10, [x26]
+    cbnz    w11, .Lcross_take\@
+    ldr     x27, [x20, #({D} + {PERCPU_BASE})]
+    mov     x10, #{PERCPU_SIZE}
+    umaddl  x27, w9, w10, x27
+    ldr     x10, [x27, #{CURRENT}]
+    ldr     x11, [x27, #{STOPPED}]
+    orr     x10, x10, x11
+    tst     x10, #0xffffffff00000000                // a generation: running or stopped
+    b.ne    fp_unlock2
+    ldrb    w10, [x27, #{NEED_RESCHED}]
+    cbnz    w10, fp_unlock2
+    ldrb    w10, [x27, #{TOP}]
+    ldrb    w11, [x23, #({TV} + {TCB_PRIO})]
+    cmp     w11, w10
+    b.lo    fp_unlock2
+    ldr     x10, [x27, #{ACTIVE_TASK}]
+    ldr     x11, [x23, #({TV} + {TCB_TASK})]
+    cmp     x10, x11
+    b.ne    fp_unlock2
 .endm
 
     .section .text.fastpath, "ax"
@@ -320,21 +403,10 @@ fp_call:
     cmp     w9, #{FILTER_GATE}
     ccmp    x10, x13, #0, eq
     b.ne    fp_unlock_slow
-1:  fp_common_slow 0
+1:  fp_common_slow 0, fp_call_other
     fp_space
     // Done checking: the transfer.
-    fp_words
-    ldur    w9, [sp, #({TCB_CALL_COUNT} - {TCB_CTX})]
-    add     w9, w9, #1
-    stur    w9, [sp, #({TCB_CALL_COUNT} - {TCB_CTX})]
-    str     x24, [x23, #({TV} + {TCB_REPLY_CALLER})] // reply capability: (caller, call number)
-    str     w9, [x23, #({TV} + {TCB_REPLY_CALL})]
-    mov     w9, #{STATE_WAIT_REPLY}                 // caller: WaitReply(callee, User)
-    sturb   w9, [sp, #({TCB_STATE} + {STATE_TAG} - {TCB_CTX})]
-    stur    x25, [sp, #({TCB_STATE} + {STATE_CALLEE} - {TCB_CTX})]
-    sturb   wzr, [sp, #({TCB_STATE} + {STATE_SOURCE} - {TCB_CTX})]
-    mov     w9, #{STATE_READY}                      // receiver: Ready
-    strb    w9, [x23, #({TV} + {TCB_STATE} + {STATE_TAG})]
+    fp_call_writes
     b       fp_switch                               // x1 = the label, x2 = the tag
 
 // ReplyWait: the reply capability -> the caller, waiting for this thread's reply.
@@ -357,20 +429,10 @@ fp_reply_wait:
     ccmp    w11, #0, #0, eq
     ccmp    w12, w14, #0, eq
     b.ne    fp_unlock_slow
-    fp_common_slow 1
+    fp_common_slow 1, fp_reply_wait_other
     fp_space
     // Done checking: the transfer.
-    fp_words
-    stp     xzr, xzr, [sp, #0]                      // replier: status OK, 0, 0
-    str     xzr, [sp, #16]
-    mov     x9, #0xffffffff                         // Reply::NONE: u32::MAX, generation 0
-    stur    x9, [sp, #({TCB_REPLY_CALLER} - {TCB_CTX})]
-    stur    wzr, [sp, #({TCB_REPLY_CALL} - {TCB_CTX})]
-    mov     x9, #{STATE_RECV_ANY}                   // replier: Receiving(Any)
-    stur    x9, [sp, #({TCB_STATE} - {TCB_CTX})]
-    mov     w9, #{STATE_READY}                      // caller: Ready
-    strb    w9, [x23, #({TV} + {TCB_STATE} + {STATE_TAG})]
-    mov     x1, #0                                  // the caller's label: 0
+    fp_reply_wait_writes
 
 // Both calls: the running thread blocked, x23 (handle x25, context x15) runs on the
 // rest of the slice: the block epochs, the direct switch (lazy queues: the blocked
@@ -428,6 +490,94 @@ fp_switch:
     eret
     dsb     nsh                             // no straight-line speculation past eret
     isb
+
+// Call or ReplyWait whose one-word test failed: resource bits or (ReplyWait) something
+// queued for the replier, the route; else the partner lives on another CPU: the
+// cross-CPU case (with CROSS; else the route).
+fp_call_other:
+.if {CROSS}
+    ldur    w9, [sp, #({TCB_RESOURCES} - {TCB_CTX})]
+    ldr     w10, [x23, #({TV} + {TCB_RESOURCES})]
+    orr     w9, w9, w10
+    cbnz    w9, fp_unlock_slow
+    fp_cross
+    fp_call_writes
+    b       fp_cross_switch                         // x1 = the label, x2 = the tag
+.else
+    b       fp_unlock_slow
+.endif
+
+fp_reply_wait_other:
+.if {CROSS}
+    ldur    w9, [sp, #({TCB_RESOURCES} - {TCB_CTX})]
+    ldr     w10, [x23, #({TV} + {TCB_RESOURCES})]
+    orr     w9, w9, w10
+    ldur    w10, [sp, #({TCB_SEND_QUEUE_LEN} - {TCB_CTX})]
+    orr     w9, w9, w10
+    ldur    w10, [sp, #({TCB_PENDING_IRQS_LEN} - {TCB_CTX})]
+    orr     w9, w9, w10
+    cbnz    w9, fp_unlock_slow
+    fp_cross
+    fp_reply_wait_writes
+    b       fp_cross_switch
+.else
+    b       fp_unlock_slow
+.endif
+
+// The cross-CPU case, written (`Kernel::fast_cross` with `hand_off` and `ring_handoffs`):
+// the partner's results (OK, x1, x2 with CROSS_CPU) into its context, since B resumes it
+// from there; both block epochs; the partner becomes B's running thread on a fresh time
+// slice, this CPU runs nothing; the counters; then on this CPU's kernel stack (the
+// running thread is blocked, all of it saved): B's doorbell rung (the Rust
+// `pecan_aarch64_fast_ring`, under B's word, so two rings never overlap; the `Wake` SGI
+// unless B polls, else `sev`), both words released, and this CPU idles
+// (`pecan_aarch64_fast_idle`, which returns the context the idle loop leads to, for
+// pecan_aarch64_return_to_user). In: x26 = B's word, x27 = B's core state, x15 = the
+// partner's context; x19..x28 survive the calls.
+.if {CROSS}
+fp_cross_switch:
+    orr     x2, x2, #{TAG_CROSS_CPU}
+    stp     xzr, x1, [x15, #0]
+    str     x2, [x15, #16]
+    ldur    x9, [sp, #({TCB_BLOCK_EPOCH} - {TCB_CTX})]
+    add     x9, x9, #1
+    stur    x9, [sp, #({TCB_BLOCK_EPOCH} - {TCB_CTX})]
+    ldr     x9, [x23, #({TV} + {TCB_BLOCK_EPOCH})]
+    add     x9, x9, #1
+    str     x9, [x23, #({TV} + {TCB_BLOCK_EPOCH})]
+    str     x25, [x27, #{CURRENT}]
+    ldr     w9, [x23, #({TV} + {TCB_TIMESLICE})]
+    str     w9, [x27, #{SLICE_LEFT}]
+    mov     x9, #0xffffffff                         // none: u32::MAX, generation 0
+    str     x9, [x21, #{CURRENT}]
+    strb    wzr, [x21, #{NEED_RESCHED}]
+    str     wzr, [x21, #{SLICE_LEFT}]
+    bump_counter x20, {C_EXCEPTIONS}, x9, x10, w11
+    bump_counter x20, {C_SYSCALLS}, x9, x10, w11
+    bump_counter x20, {C_FASTPATH}, x9, x10, w11
+    bump_counter x20, {C_MESSAGES}, x9, x10, w11
+    bump_counter x20, {C_HANDOFFS}, x9, x10, w11
+    bump_counter x20, {C_REMOTE_HANDOFFS}, x9, x10, w11
+    ldr     x9, [x22, #{PERCPU_KSTACK_TOP}]
+    mov     sp, x9                                  // the kernel stack, from its top
+    mov     x29, #0                                 // end the frame-pointer chain here
+    ldr     w0, [x23, #({TV} + {TCB_CPU})]
+    mov     x1, x15
+    bl      {FAST_RING}
+.if {COUNTERS}
+    cbz     w0, 1f
+    bump_counter x20, {C_IPIS}, x9, x10, w11
+1:
+.endif
+    stlr    wzr, [x26]                              // B's word released
+    stlr    wzr, [x19]                              // this CPU's word released
+    bl      {FAST_IDLE}
+    b       pecan_aarch64_return_to_user            // x0 = the context to resume
+
+// A slow condition once B's word is held: nothing was written; release it, then ours.
+fp_unlock2:
+    stlr    wzr, [x26]
+.endif
 
 // A slow condition once the word is held: nothing was written; release it, take the route.
 fp_unlock_slow:

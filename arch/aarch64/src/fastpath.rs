@@ -12,9 +12,31 @@ use crate::percpu::{PERCPU_CPACR, PERCPU_CURRENT, PERCPU_FP_OWNER, PERCPU_INDEX,
 
 type L = Layout<Aarch64>;
 
-/// The kernel lock's data offset: `KernelLock<MaybeUninit<Kernel<Aarch64>>>`.
-const DATA_OFFSET: usize =
-    pecan_kernel::lock::KernelLock::<core::mem::MaybeUninit<pecan_core::Kernel<Aarch64>>>::DATA_OFFSET;
+/// The platform's kernel static's type (exported as `pecan_kernel_lock`).
+type KernelStatic = pecan_kernel::lock::KernelLock<core::mem::MaybeUninit<pecan_core::Kernel<Aarch64>>>;
+/// The kernel lock's data offset.
+const DATA_OFFSET: usize = KernelStatic::DATA_OFFSET;
+
+/// Whether the assembly also takes the cross-CPU case (partner waiting on another, idle
+/// CPU: handed over there, this CPU idles; docs/smp.md "Cross-CPU fast path"): the core's
+/// configuration for it, the HAL's handoff, and per-CPU lock words (the path takes its
+/// own CPU's and the partner CPU's).
+pub const CROSS: bool =
+    layout::CROSS_ASM_OK && <Aarch64 as pecan_hal::Hal>::HANDOFF && pecan_kernel::lock::PER_CPU;
+
+/// The cross-CPU case's ring (`fastpath.S`, holding this CPU's and CPU `cpu`'s lock words,
+/// having made the partner `cpu`'s running thread, whose space is loaded there): CPU
+/// `cpu`'s doorbell with the partner's context `ctx`, and the `Wake` SGI unless it polls.
+/// Whether an SGI was sent.
+extern "C" fn pecan_aarch64_fast_ring(cpu: usize, ctx: *mut crate::Context) -> bool {
+    crate::handoff::ring(cpu, ctx, None)
+}
+
+/// The cross-CPU case's end (`fastpath.S`, both lock words released, on this CPU's kernel
+/// stack): this CPU idles; the context its idle loop leads to.
+extern "C" fn pecan_aarch64_fast_idle() -> *mut crate::Context {
+    crate::user::resume(pecan_kernel::Resume::Idle)
+}
 
 /// Control-word bits that must be zero for a `Null` (the core's `fastpath::NOT_NULL`):
 /// the number and the reserved bits.
@@ -117,6 +139,21 @@ crate::asm::entry_block!(
     PERCPU_INDEX = const PERCPU_INDEX,
     PERCPU_CPACR = const PERCPU_CPACR,
     PERCPU_LOCK_WORD = const PERCPU_LOCK_WORD,
+    CROSS = const CROSS as u64,
+    TAG_CROSS_CPU = const pecan_abi::MsgTag::new(0, 0, 0).with_flags(pecan_abi::tag::FLAG_CROSS_CPU).0,
+    FAST_RING = sym pecan_aarch64_fast_ring,
+    FAST_IDLE = sym pecan_aarch64_fast_idle,
+    LOCK_WORDS = const KernelStatic::WORDS_OFFSET,
+    WORD_SHIFT = const KernelStatic::WORD_STRIDE.trailing_zeros(),
+    LONG_ACTIVE = const L::LONG_ACTIVE,
+    C_IPIS = const counter::IPIS,
+    C_REMOTE_HANDOFFS = const counter::REMOTE_HANDOFFS,
+    STOPPED = const L::STOPPED,
+    SLICE_LEFT = const L::SLICE_LEFT,
+    QUEUED = const L::QUEUED,
+    TCB_NEXT_CPU = const L::TCB_NEXT_CPU,
+    TCB_TIMESLICE = const L::TCB_TIMESLICE,
+    TCB_READY_LINKED = const L::TCB_READY_LINKED,
     PERCPU_CURRENT = const PERCPU_CURRENT,
     CTX_FP_CPU = const CTX_FP_CPU,
     CPACR_ON = const crate::fpu::CPACR_ON,
