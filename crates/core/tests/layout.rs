@@ -109,6 +109,17 @@ fn the_fast_path_layout_reads_what_safe_rust_wrote() {
     assert_eq!(handle(pc, L::ACTIVE_TASK), ctask);
     assert_eq!(rd::<u8>(pc, L::TOP), w.k.sched().top());
     assert!(!rd::<bool>(pc, L::NEED_RESCHED));
+    // What the cross-CPU case also reads.
+    assert_eq!(handle(pc, L::STOPPED).generation, 0, "nothing stopped");
+    assert_eq!(rd::<u32>(pc, L::SLICE_LEFT), w.k.percpu[0].sched.slice_left);
+    let queued = w.k.percpu[0].sched.queued(&w.k.threads).len() as u32;
+    assert!(queued > 0);
+    assert_eq!(rd::<u32>(pc, L::QUEUED), queued);
+    assert_eq!(rd::<u32>(k, L::LONG_ACTIVE), 0);
+    assert_eq!(rd::<u32>(cp, L::TCB_NEXT_CPU), 0);
+    assert_eq!(rd::<u32>(cp, L::TCB_TIMESLICE), w.k.threads.get(c.h).unwrap().timeslice);
+    assert!(rd::<bool>(cp, L::TCB_READY_LINKED), "the running client is in its ready list");
+    assert_eq!(rd::<bool>(cp, L::TCB_READY_LINKED), w.k.threads.get(c.h).unwrap().ready_links.is_linked());
 
     // The client's capability: task -> slot -> gate -> receiver.
     let tp = lookup(
