@@ -560,6 +560,7 @@ fp_cross_switch:
     bump_counter x20, {C_REMOTE_HANDOFFS}, x9, x10, w11
     ldr     x9, [x22, #{PERCPU_KSTACK_TOP}]
     mov     sp, x9                                  // the kernel stack, from its top
+    msr     daifclr, #0xc                           // as user.S's enter_kernel_stack
     mov     x29, #0                                 // end the frame-pointer chain here
     ldr     w0, [x23, #({TV} + {TCB_CPU})]
     mov     x1, x15
