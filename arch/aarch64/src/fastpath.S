@@ -262,6 +262,17 @@
     mov     x1, #0                                  // the caller's label: 0
 .endm
 
+// Both threads' block epochs advance (the running thread's, at SP, blocked; the partner's,
+// at x23, made ready): their pending timeouts go stale.
+.macro fp_block_epochs
+    ldur    x9, [sp, #({TCB_BLOCK_EPOCH} - {TCB_CTX})]
+    add     x9, x9, #1
+    stur    x9, [sp, #({TCB_BLOCK_EPOCH} - {TCB_CTX})]
+    ldr     x9, [x23, #({TV} + {TCB_BLOCK_EPOCH})]
+    add     x9, x9, #1
+    str     x9, [x23, #({TV} + {TCB_BLOCK_EPOCH})]
+.endm
+
 // The cross-CPU case's tests (Kernel::takes_handoff and the pick that follows the block
 // in `fast_cross`), the partner (x23) living on CPU B = its `cpu` (w9) != this CPU's:
 // not migrating, no long IPC under way, and this CPU idles once the running thread (SP)
@@ -440,12 +451,7 @@ fp_reply_wait:
 // trap unless the partner owns the registers on this CPU, PerCpu.current) and the exit
 // (pecan_aarch64_return_to_user's, with x0..x2 the results).
 fp_switch:
-    ldur    x9, [sp, #({TCB_BLOCK_EPOCH} - {TCB_CTX})]
-    add     x9, x9, #1
-    stur    x9, [sp, #({TCB_BLOCK_EPOCH} - {TCB_CTX})]
-    ldr     x9, [x23, #({TV} + {TCB_BLOCK_EPOCH})]
-    add     x9, x9, #1
-    str     x9, [x23, #({TV} + {TCB_BLOCK_EPOCH})]
+    fp_block_epochs
     str     x25, [x21, #{CURRENT}]
     strb    wzr, [x21, #{NEED_RESCHED}]
     bump_counter x20, {C_EXCEPTIONS}, x9, x10, w11
@@ -539,12 +545,7 @@ fp_cross_switch:
     orr     x2, x2, #{TAG_CROSS_CPU}
     stp     xzr, x1, [x15, #0]
     str     x2, [x15, #16]
-    ldur    x9, [sp, #({TCB_BLOCK_EPOCH} - {TCB_CTX})]
-    add     x9, x9, #1
-    stur    x9, [sp, #({TCB_BLOCK_EPOCH} - {TCB_CTX})]
-    ldr     x9, [x23, #({TV} + {TCB_BLOCK_EPOCH})]
-    add     x9, x9, #1
-    str     x9, [x23, #({TV} + {TCB_BLOCK_EPOCH})]
+    fp_block_epochs
     str     x25, [x27, #{CURRENT}]
     ldr     w9, [x23, #({TV} + {TCB_TIMESLICE})]
     str     w9, [x27, #{SLICE_LEFT}]
