@@ -283,7 +283,7 @@ pub fn run(arches: &[Arch], quick: bool) -> Result<i32> {
             "arch": arch.name(),
             "git_revision": git_revision(),
             "qemu_version": qemu_version(arch),
-            "unit": "guest instructions (QEMU -icount shift=0; *crosscore* and *_smp2: -smp 2, instructions of both CPUs); *_per_roundtrip_*: kernel events per round trip",
+            "unit": "guest instructions (QEMU -icount shift=0; *crosscore*, *_smp2 and *_parallel*: -smp 2, instructions of both CPUs); *_per_roundtrip_*: kernel events per round trip",
             "quick": quick,
             "ablations": abl.iter().map(|a| serde_json::json!({"name": a.name, "feature": a.feature, "what": a.what})).collect::<Vec<_>>(),
             "metrics": metrics,
@@ -318,6 +318,10 @@ const CROSSCORE: &[&str] = &[
     "as_switches_per_roundtrip_crosscore",
     "tlb_flushes_per_roundtrip_crosscore",
     "fastpath_per_roundtrip_crosscore",
+    "ipc_roundtrip_samecore_parallel1",
+    "ipc_roundtrip_samecore_parallel2",
+    "exceptions_per_roundtrip_samecore_parallel2",
+    "fastpath_per_roundtrip_samecore_parallel2",
 ];
 
 fn print_table(arch: Arch, m: &BTreeMap<String, f64>, abl: &[Ablation]) {
@@ -343,7 +347,7 @@ fn print_table(arch: Arch, m: &BTreeMap<String, f64>, abl: &[Ablation]) {
         println!("{k:<56} {:>14}", show(get(k)));
     }
     println!("{:-<72}", "");
-    println!("cross-core, -smp 2 (client on CPU 0; server on CPU 0, then on CPU 1)");
+    println!("cross-core, -smp 2 (client on CPU 0; server on CPU 0, then on CPU 1; then a pair per CPU)");
     for k in CROSSCORE {
         println!("{k:<56} {:>14}", show(get(k)));
     }
