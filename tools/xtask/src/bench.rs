@@ -117,6 +117,12 @@ fn crosscore(arch: Arch, keep: &[&str], quick: bool) -> Result<BTreeMap<String, 
     Ok(m)
 }
 
+/// Whether switching `feature` off is measured by the `-smp 2` rows too (`bench_smp.rs`):
+/// the cross-core handoff and the per-CPU kernel-lock words.
+fn shows_on_smp(feature: &str) -> bool {
+    feature.starts_with("crosscore") || feature == "percpu-lock"
+}
+
 fn ablations() -> Result<Vec<Ablation>> {
     let text = std::fs::read_to_string(root().join("bench/ablations.toml"))
         .context("reading bench/ablations.toml")?;
@@ -261,12 +267,12 @@ pub fn run(arches: &[Arch], quick: bool) -> Result<i32> {
                         failed = true;
                     }
                 }
-                if a.feature.starts_with("crosscore") {
-                    // The cross-core rows are where these show (`-smp 2`).
+                if shows_on_smp(&a.feature) {
+                    // The `-smp 2` rows are where these show: cross-core and parallel pairs.
                     match crosscore(arch, &keep, false) {
                         Ok(m) => {
                             for (k, v) in &m {
-                                if k.contains("crosscore") {
+                                if k.contains("crosscore") || k.contains("_parallel") {
                                     metrics.insert(format!("ablation_no_{}_{}", a.name, k), *v);
                                 }
                             }
