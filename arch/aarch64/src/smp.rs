@@ -331,10 +331,17 @@ pub fn remote_result(cpu: usize, ticket: u64) -> Option<u64> {
 }
 
 /// Serves a remote call waiting for this CPU (a spin loop with interrupts masked calls
-/// it; shootdowns need no service here: TLBI ... IS completes without the target).
+/// it; shootdowns need no service here: TLBI ... IS completes without the target), then
+/// yields: every loop that waits for another CPU calls this each round, and Rust's
+/// `spin_loop` is an `isb` on AArch64, which does not end a vCPU's turn under QEMU's TCG,
+/// where `yield` does (as x86's `pause`). Without it a CPU waiting for the kernel lock
+/// spins, and is counted, for its whole turn (about a million instructions under
+/// `-icount`), which made the `-smp 4` figures depend on where turns ended.
 pub fn serve() {
     let me = percpu::index();
     CALLS[me].serve(remote_op);
     KICKS[me].serve(leave_user);
     serve_fp(me);
+    // SAFETY: a hint with no effect on memory or registers.
+    unsafe { core::arch::asm!("yield", options(nomem, nostack, preserves_flags)) };
 }
