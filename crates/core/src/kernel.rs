@@ -599,7 +599,7 @@ impl<H: Hal> Kernel<H> {
     #[inline(always)]
     pub(crate) fn claim_space(&mut self, task: Handle, cpu: usize) -> Option<pecan_hal::handoff::Space> {
         let t = self.tasks.get_mut(task)?;
-        let before = t.asid;
+        let before = t.asid.generation();
         let act = self.asids.activate(&mut t.asid);
         let root = t.root;
         // A fresh ASID: no CPU holds translations tagged with it for this task yet (those
@@ -607,7 +607,7 @@ impl<H: Hal> Kernel<H> {
         // comes to use it marks that CPU (here; a thread's space cache of this generation
         // is filled only after this, and a thread carrying it to a CPU marks it there):
         // the record starts over.
-        if t.asid != before {
+        if t.asid.generation() != before {
             t.ran_on = pecan_hal::CpuSet(0);
         }
         // `cpu` < the number of CPUs <= MAX_CPUS = 64 (`Kernel::enter`): the bit exists.

@@ -119,8 +119,10 @@ impl<T> KernelLock<T> {
         self.words[0].take(&serve);
         // Stable from here: only a holder of word 0 changes it (`grow`).
         let cpus = self.cpus.load(Ordering::Relaxed);
-        for w in &self.words[1..cpus] {
-            w.take(&serve);
+        if cpus > 1 {
+            for w in self.words.iter().take(cpus).skip(1) {
+                w.take(&serve);
+            }
         }
         KernelGuard { lock: self, held: cpus }
     }
@@ -200,9 +202,12 @@ impl<T> DerefMut for KernelGuard<'_, T> {
 impl<T> Drop for KernelGuard<'_, T> {
     #[inline(always)]
     fn drop(&mut self) {
-        for w in &self.lock.words[..self.held] {
-            w.release();
+        if self.held > 1 {
+            for w in self.lock.words.iter().take(self.held).skip(1) {
+                w.release();
+            }
         }
+        self.lock.words[0].release();
     }
 }
 

@@ -19,6 +19,14 @@ pub struct AsidTag {
     generation: u64,
 }
 
+impl AsidTag {
+    /// The generation the ASID was allocated in (0: never): it changes exactly when the
+    /// address space gets a fresh ASID.
+    pub const fn generation(&self) -> u64 {
+        self.generation
+    }
+}
+
 /// What activating an address space needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Activation {
