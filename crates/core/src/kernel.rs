@@ -300,11 +300,6 @@ impl<H: Hal> Kernel<H> {
         }
     }
 
-    /// The number of CPUs the kernel schedules on (indices `0..cpus()`).
-    pub fn cpus(&self) -> usize {
-        self.percpu.len()
-    }
-
     /// The CPU whose ready lists hold `h` (where it runs or will run).
     #[inline(always)]
     pub fn cpu_of(&self, h: Handle) -> usize {
@@ -328,21 +323,19 @@ impl<H: Hal> Kernel<H> {
     #[inline(never)]
     pub fn stop_remote(&mut self, h: Handle) {
         let Some(cpu) = self.running_elsewhere(h) else { return };
-        if self.percpu[cpu].handed == Some(h) {
-            // Handed over during this entry (`handoff.rs`), not yet rung: that CPU never
-            // ran it. It takes the thread back; nothing to kick.
-            let q = &mut self.percpu[cpu];
-            q.handed = None;
-            q.sched.current = crate::obj::OptHandle::NONE;
-            if self.threads.get(h).is_some_and(|t| t.state == State::Ready) {
-                q.sched.enqueue_front(&mut self.threads, h);
-            }
-            return;
+        // Handed over during this entry (`handoff.rs`), not yet rung: that CPU never ran
+        // it, so it just takes the thread back; nothing to kick, nothing stopped there.
+        let handed = self.percpu[cpu].handed == Some(h);
+        if !handed {
+            self.kick(cpu);
         }
-        self.kick(cpu);
         let q = &mut self.percpu[cpu];
         q.sched.current = crate::obj::OptHandle::NONE;
-        q.stopped = h.into();
+        if handed {
+            q.handed = None;
+        } else {
+            q.stopped = h.into();
+        }
         if self.threads.get(h).is_some_and(|t| t.state == State::Ready) {
             q.sched.enqueue_front(&mut self.threads, h);
         }
@@ -374,7 +367,7 @@ impl<H: Hal> Kernel<H> {
     /// cache without [`Kernel::activate`].
     pub(crate) fn mark_ran_on(&mut self, task: Handle, cpu: usize) {
         if let Some(t) = self.tasks.get_mut(task) {
-            t.ran_on = pecan_hal::CpuSet(t.ran_on.0 | 1u64.checked_shl(cpu as u32).unwrap_or(0));
+            t.ran_on = t.ran_on.with(cpu);
         }
     }
 
@@ -610,7 +603,8 @@ impl<H: Hal> Kernel<H> {
         if t.asid.generation() != before {
             t.ran_on = pecan_hal::CpuSet(0);
         }
-        // `cpu` < the number of CPUs <= MAX_CPUS = 64 (`Kernel::enter`): the bit exists.
+        // `cpu` < the number of CPUs <= MAX_CPUS = 64 (`Kernel::enter`): the bit exists, so
+        // no `CpuSet::with` (its bounds test costs ~3 instructions per switch here).
         t.ran_on = pecan_hal::CpuSet(t.ran_on.0 | 1u64 << (cpu % 64));
         if act.flush_all {
             self.asid_rollover();

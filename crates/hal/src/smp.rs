@@ -22,6 +22,11 @@ impl CpuSet {
         if n >= MAX_CPUS { CpuSet(u64::MAX) } else { CpuSet((1u64 << n) - 1) }
     }
 
+    /// The set with CPU `cpu` (unchanged for an index no set can hold).
+    pub const fn with(self, cpu: usize) -> CpuSet {
+        if cpu >= MAX_CPUS { self } else { CpuSet(self.0 | 1 << cpu) }
+    }
+
     /// The set without CPU `cpu`.
     pub const fn without(self, cpu: usize) -> CpuSet {
         if cpu >= MAX_CPUS { self } else { CpuSet(self.0 & !(1 << cpu)) }
@@ -333,6 +338,8 @@ mod tests {
         assert_eq!(CpuSet::first(3), CpuSet(0b111));
         assert_eq!(CpuSet::first(64), CpuSet(u64::MAX));
         assert_eq!(CpuSet::first(4).without(0).iter().collect::<Vec<_>>(), [1, 2, 3]);
+        assert_eq!(CpuSet(0).with(2).with(63), CpuSet(1 << 2 | 1 << 63));
+        assert_eq!(CpuSet(0b1).with(64), CpuSet(0b1), "no CPU 64");
         for f in [
             Flush::Page { asid: Asid(7), va: VirtAddr(0x4000) },
             Flush::Asid(Asid(3)),

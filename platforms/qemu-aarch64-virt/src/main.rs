@@ -58,7 +58,7 @@ fn run(mut m: Aarch64, info: &BootInfo) -> ! {
     let first = {
         let mut slot = KERNEL.lock_serving(pecan_aarch64::smp::serve);
         // Every CPU's word in use, each CPU's fast path told its own (`percpu-lock`).
-        slot.spread(k.cpus(), pecan_aarch64::percpu::set_lock_word);
+        slot.spread(k.cpus, pecan_aarch64::percpu::set_lock_word);
         let k = slot.write(k);
         BUILT.store(true, Ordering::Release);
         pecan_kernel::run::first(k)

@@ -98,7 +98,7 @@ fn run(mut m: X86, info: &pecan_boot::BootInfo) -> ! {
     let first = {
         let mut slot = KERNEL.lock_serving(pecan_x86_64::smp::serve);
         // Every CPU's word in use, each CPU's fast path told its own (`percpu-lock`).
-        slot.spread(k.cpus(), pecan_x86_64::percpu::set_lock_word);
+        slot.spread(k.cpus, pecan_x86_64::percpu::set_lock_word);
         let k = slot.write(k);
         BUILT.store(true, Ordering::Release);
         pecan_kernel::run::first(k)
