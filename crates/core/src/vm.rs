@@ -103,7 +103,7 @@ impl<H: Hal> Kernel<H> {
         let mut set = CpuSet(0);
         for cpu in 0..self.percpu.len().min(pecan_hal::smp::MAX_CPUS) {
             if self.percpu[cpu].active_task.get() == Some(task) || (tagged && ran_on.contains(cpu)) {
-                set.0 |= 1 << cpu;
+                set = set.with(cpu);
             }
         }
         set
